@@ -1,0 +1,1 @@
+"""Loan default risk: the reference MLOps lifecycle template."""

@@ -1,0 +1,25 @@
+"""Errors a user can act on: stages and the CLI print their message as one line and exit 1."""
+
+
+class LoanriskError(Exception):
+    """Base class for every error whose message tells the user what to do next."""
+
+
+class ConfigError(LoanriskError):
+    """`params.yaml` is missing a key, has an unknown one, or a value of the wrong type."""
+
+
+class DataSourceError(LoanriskError):
+    """The data source named in params could not be read."""
+
+
+class ContractError(LoanriskError):
+    """A batch breaks the contract as a whole (missing column, stale batch, too many bad rows)."""
+
+
+class RegistryError(LoanriskError):
+    """The MLflow model registry is not in the state the command needs."""
+
+
+class BundleError(LoanriskError):
+    """A serving bundle is incomplete or fails its integrity check."""

@@ -1,0 +1,115 @@
+"""MLflow at the edge: where runs go, what every run records, how models are serialised.
+
+Nothing here runs at import time: the tracking URI is set by :func:`configure`, called by the
+stages that track, so tests and notebooks choose their own store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+ARTIFACT_ROOT = "mlartifacts"
+
+SKOPS_TRUSTED_TYPES = [
+    "loanrisk.models.rules.RuleBaseline",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.frozen._frozen.FrozenEstimator",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn.utils._bunch.Bunch",
+    # The calibrated classifier keeps a partial of check_array; skops only loads a partial
+    # whose function is itself trusted, so this admits check_array and nothing else.
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
+]
+"""Types beyond scikit-learn's defaults that skops may load from a model we logged ourselves.
+
+This list is the security boundary of model loading: keep it explicit and short."""
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of a logged model (inferring them costs seconds per model)."""
+    packages = ("scikit-learn", "pandas", "numpy", "skops", "scipy")
+    return [f"{name}=={version(name)}" for name in packages]
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def configure(experiment: str) -> str:
+    """Point MLflow at the configured store and experiment; return the experiment id.
+
+    Also turns MLflow's usage telemetry off: the template runs offline by default.
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    mlflow.set_tracking_uri(tracking_uri())
+    existing = mlflow.get_experiment_by_name(experiment)
+    if existing is not None:
+        return str(existing.experiment_id)
+    artifacts = None
+    if tracking_uri().startswith("sqlite:"):
+        artifacts = Path(ARTIFACT_ROOT).resolve().as_uri()
+    experiment_id = mlflow.create_experiment(experiment, artifact_location=artifacts)
+    return str(experiment_id)
+
+
+def git_commit() -> str:
+    """The commit the code was run from, with ``-dirty`` when the work tree has changes."""
+    try:
+        commit = _git("rev-parse", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def log_metrics(metrics: dict[str, Any], prefix: str = "") -> None:
+    """Log the numeric leaves of a nested dict, keys joined with '.'."""
+    flat: dict[str, float] = {}
+
+    def walk(node: Any, key: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            flat[key] = float(node)
+
+    walk(metrics, prefix)
+    mlflow.log_metrics(flat)
+
+
+def file_md5(path: str | Path) -> str:
+    """The MD5 of a file: the hash `dvc.lock` records for it, so MLflow and DVC agree."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
