@@ -12,6 +12,7 @@ month's batch is the same whatever range it is generated in. Named scenarios
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,13 +98,20 @@ def month_starts(start: dt.date, months: int) -> list[pd.Timestamp]:
     return [first + pd.DateOffset(months=i) for i in range(months)]
 
 
-def generate(spec: GeneratorSpec) -> pd.DataFrame:
-    """Generate ``spec.n_applications`` applications spread evenly over ``spec.months`` months."""
+def generate(
+    spec: GeneratorSpec, on_month: Callable[[pd.Timestamp], None] | None = None
+) -> pd.DataFrame:
+    """Generate ``spec.n_applications`` applications spread evenly over ``spec.months`` months.
+
+    ``on_month`` is called before each month is drawn (the CLI shows progress with it).
+    """
     starts = month_starts(spec.start, spec.months)
     base, extra = divmod(spec.n_applications, spec.months)
     scenario_from = pd.Timestamp(spec.scenario_start) if spec.scenario_start else starts[0]
     batches = []
     for i, month in enumerate(starts):
+        if on_month is not None:
+            on_month(month)
         n = base + (1 if i < extra else 0)
         scenario = spec.scenario if month >= scenario_from else "none"
         batches.append(generate_month(spec.seed, month, n, scenario))

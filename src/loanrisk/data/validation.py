@@ -59,12 +59,19 @@ def validate_batch(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> Validatio
     real cause.
     """
     frame = frame.reset_index(drop=True)
-    try:
-        return ValidationResult(valid=schema.validate(frame, lazy=True), quarantine=_empty(frame))
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
+    cases = _failure_cases(schema, frame)
+    if cases is None:
+        return ValidationResult(valid=schema.validate(frame), quarantine=_empty(frame))
     row_cases = _row_cases(cases)
     structural = _columns_unreadable_everywhere(row_cases, len(frame))
+    unreadable = row_cases[row_cases["check"].astype(str).str.startswith("coerce_dtype")]
+    if not structural and not unreadable.empty:
+        # A value that cannot be read as its type makes the column's other checks raise for the
+        # whole batch; judge the rest of the batch without those rows.
+        rest = frame.drop(index=unreadable["index"].unique())
+        rest_cases = _failure_cases(schema, rest)
+        cases = rest_cases if rest_cases is not None else cases.iloc[0:0]
+        row_cases = pd.concat([unreadable, _row_cases(cases)], ignore_index=True)
     batch_errors = []
     for case in cases[cases["index"].isna()].itertuples():
         message = _describe_batch_case(case)
@@ -123,6 +130,15 @@ def _whole_batch_quarantined(
         failures=failures,
         batch_errors=reasons,
     )
+
+
+def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """Every failure of ``frame`` against ``schema`` as pandera's table, or None if it passes."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        return exc.failure_cases
+    return None
 
 
 def _row_cases(cases: pd.DataFrame) -> pd.DataFrame:

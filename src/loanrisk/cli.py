@@ -1,0 +1,174 @@
+"""The `loanrisk` command: the work that lives outside the DVC pipeline.
+
+Examples::
+
+    loanrisk generate batch.parquet --scenario null_feed
+    loanrisk validate batch.parquet
+    loanrisk generate december.csv --start 2024-12-01 --months 1 --rows 4000 --scenario recession
+    loanrisk check-params
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from loanrisk import stage
+from loanrisk.config import SCENARIOS, Params, load_params
+from loanrisk.errors import ConfigError, LoanriskError
+
+app = typer.Typer(
+    help="Loan default risk: the lifecycle commands that live outside `dvc repro`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+ParamsOption = Annotated[
+    Path, typer.Option("--params", help="The params file that supplies defaults.")
+]
+
+
+def _parse_date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        message = f"{value!r} is not a date like 2024-12-01"
+        raise typer.BadParameter(message, param_hint=option) from None
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@app.command(
+    epilog="Example: loanrisk generate batch.parquet --scenario null_feed --rows 5000",
+)
+def generate(
+    out: Annotated[Path, typer.Argument(help="Where to write the batch (.parquet or .csv).")],
+    scenario: Annotated[str, typer.Option(help=f"One of: {', '.join(SCENARIOS)}.")] = "none",
+    start: Annotated[
+        str | None, typer.Option(help="First month (default: the months before as-of).")
+    ] = None,
+    months: Annotated[int, typer.Option(min=1, help="How many monthly batches.")] = 1,
+    rows: Annotated[int, typer.Option(min=1, help="Applications in all.")] = 5000,
+    as_of: Annotated[
+        str | None, typer.Option(help="Snapshot date (default: data.as_of from params).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: seed from params).")] = None,
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Generate a batch of loan applications, optionally under a scenario."""
+    from loanrisk.data.generator import GeneratorSpec
+    from loanrisk.data.generator import generate as generate_applications
+
+    if scenario not in SCENARIOS:
+        raise typer.BadParameter(
+            f"{scenario!r} is not one of {', '.join(SCENARIOS)}", param_hint="--scenario"
+        )
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise typer.BadParameter("the file must end in .parquet or .csv", param_hint="OUT")
+    params = load_params(params_path)
+    snapshot = _parse_date(as_of, "--as-of") if as_of else params.data.as_of
+    first = (
+        _parse_date(start, "--start")
+        if start
+        else (pd.Timestamp(snapshot) - pd.DateOffset(months=months)).date()
+    )
+    spec = GeneratorSpec(
+        seed=params.seed if seed is None else seed,
+        start=first,
+        months=months,
+        n_applications=rows,
+        as_of=snapshot,
+        label_horizon_months=params.problem.label_horizon_months,
+        scenario=scenario,
+    )
+    frame = generate_applications(spec, on_month=lambda m: _progress(f"generating {m:%Y-%m} ..."))
+    with stage.atomic_path(out) as tmp:
+        if out.suffix.lower() == ".csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+    print(f"wrote {len(frame)} applications ({scenario}) to {out}")
+
+
+@app.command(
+    epilog="Example: loanrisk validate batch.parquet --out-dir reports/adhoc",
+)
+def validate(
+    source: Annotated[str, typer.Argument(help="A .csv/.parquet path or http(s) URL.")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the report and the split rows (default: beside none)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Snapshot date (default: data.as_of from params).")
+    ] = None,
+    max_quarantine_share: Annotated[
+        float | None, typer.Option(help="Fail above this share (default: from params).")
+    ] = None,
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Validate a batch against the data contract; exit 1 if it is not acceptable."""
+    from loanrisk.data.contract import contract_for
+    from loanrisk.data.readers import read_table
+    from loanrisk.data.validation import ensure_acceptable, summary_markdown, validate_batch
+
+    params = load_params(params_path)
+    snapshot = _parse_date(as_of, "--as-of") if as_of else params.data.as_of
+    share = (
+        params.contract.max_quarantine_share
+        if max_quarantine_share is None
+        else max_quarantine_share
+    )
+    _progress(f"reading {source} ...")
+    frame = read_table(source)
+    _progress(f"validating {len(frame)} rows against the contract ...")
+    schema = contract_for(
+        snapshot, params.problem.label_horizon_months, params.contract.max_staleness_days
+    )
+    result = validate_batch(frame, schema)
+    report = result.report()
+    if out_dir is not None:
+        stage.write_json(out_dir / "validation.json", report)
+        stage.write_text(out_dir / "validation.md", summary_markdown(report))
+        stage.write_parquet(out_dir / "valid.parquet", result.valid)
+        stage.write_parquet(out_dir / "quarantine.parquet", stage.parquet_safe(result.quarantine))
+    print(
+        f"{report['rows_valid']} valid, {report['rows_quarantined']} quarantined "
+        f"of {report['rows_in']} rows" + (f" (report in {out_dir})" if out_dir else "")
+    )
+    for failure in report["failures"][:10]:
+        where = failure["column"] or "(row)"
+        examples = failure["examples"][:3]
+        print(f"  {where}: {failure['check']} in {failure['rows']} rows, e.g. {examples}")
+    ensure_acceptable(result, share)
+
+
+@app.command(name="check-params")
+def check_params(params_path: ParamsOption = Path("params.yaml")) -> None:
+    """Load and check params.yaml; print the selected size and scenario."""
+    params: Params = load_params(params_path)
+    print(
+        f"{params_path}: ok (size {params.data.size}: {params.data.n_applications} applications, "
+        f"scenario {params.data.scenario}, gate {params.gate.mode})"
+    )
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit status 1."""
+    try:
+        app()
+    except (LoanriskError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

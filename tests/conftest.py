@@ -1,0 +1,43 @@
+"""Shared fixtures: the project's params and a small generated batch, made once per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from loanrisk.config import Params, load_params
+from loanrisk.data.generator import GeneratorSpec, generate
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = dt.date(2025, 1, 1)
+
+
+@pytest.fixture(scope="session")
+def params() -> Params:
+    return load_params(ROOT / "params.yaml")
+
+
+def small_spec(scenario: str = "none", seed: int = 7, n: int = 4000) -> GeneratorSpec:
+    """Twelve months of applications ending at AS_OF, the scenario applied throughout."""
+    return GeneratorSpec(
+        seed=seed,
+        start=dt.date(2024, 1, 1),
+        months=12,
+        n_applications=n,
+        as_of=AS_OF,
+        scenario=scenario,
+    )
+
+
+@pytest.fixture(scope="session")
+def batch() -> pd.DataFrame:
+    return generate(small_spec())
+
+
+@pytest.fixture()
+def fresh_batch(batch: pd.DataFrame) -> pd.DataFrame:
+    """A copy a test may break on purpose."""
+    return batch.copy()

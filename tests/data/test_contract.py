@@ -1,0 +1,150 @@
+"""The contract: each check catches its own bad input, and no row is ever lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from loanrisk.data.contract import ApplicationContract, contract_for
+from loanrisk.data.generator import generate
+from loanrisk.data.validation import FAILED_CHECKS, ensure_acceptable, validate_batch
+from loanrisk.errors import ContractError
+from tests.conftest import AS_OF, small_spec
+
+SCHEMA = contract_for(AS_OF, label_horizon_months=12, max_staleness_days=45)
+
+
+def test_a_clean_batch_passes_whole(batch: pd.DataFrame) -> None:
+    result = validate_batch(batch, SCHEMA)
+    assert len(result.valid) == len(batch)
+    assert result.quarantine.empty
+    assert result.report()["failures"] == []
+
+
+def _break(frame: pd.DataFrame, row: int, column: str, value: Any) -> pd.DataFrame:
+    frame[column] = frame[column].astype(object)
+    frame.loc[row, column] = value
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "check"),
+    [
+        ("age", 12, "age:greater_than_or_equal_to(18)"),
+        ("income", -5.0, "income:greater_than_or_equal_to(1000)"),
+        ("sex", "unknown", "sex:isin"),
+        ("loan_purpose", "yacht", "loan_purpose:isin"),
+        ("loan_term_months", 7, "loan_term_months:isin"),
+        ("credit_utilization", 3.0, "credit_utilization:less_than_or_equal_to(2)"),
+        ("income", None, "income:not_nullable"),
+        ("application_id", "loan-17", "application_id:str_matches"),
+        ("defaulted", 2, "defaulted:isin"),
+        ("income", "a lot", "income:coerce_dtype"),
+        ("employment_years", 50.0, "employment_within_working_life"),
+        ("credit_history_years", 40.0, "credit_history_within_adult_life"),
+        ("loan_amount", 900_000.0, "loan_at_most_five_incomes"),
+        ("applied_at", pd.Timestamp("2025-03-01"), "applied_not_in_future"),
+    ],
+)
+def test_each_check_quarantines_its_own_bad_value(
+    fresh_batch: pd.DataFrame, column: str, value: Any, check: str
+) -> None:
+    row = 10
+    fresh_batch.loc[row, "age"] = 30  # young enough for the cross-column rules to bite
+    result = validate_batch(_break(fresh_batch, row, column, value), SCHEMA)
+    assert len(result.quarantine) == 1
+    assert check in result.quarantine[FAILED_CHECKS].iloc[0]
+    assert result.quarantine["application_id"].iloc[0] == fresh_batch.loc[row, "application_id"]
+    assert len(result.valid) == len(fresh_batch) - 1
+
+
+def test_a_duplicate_id_quarantines_every_copy(fresh_batch: pd.DataFrame) -> None:
+    fresh_batch.loc[5, "application_id"] = fresh_batch.loc[6, "application_id"]
+    result = validate_batch(fresh_batch, SCHEMA)
+    assert len(result.quarantine) == 2
+    assert (result.quarantine[FAILED_CHECKS] == "application_id:field_uniqueness").all()
+
+
+def test_a_label_known_before_it_could_mature_is_quarantined(fresh_batch: pd.DataFrame) -> None:
+    young = fresh_batch.index[fresh_batch["defaulted"].isna()][0]
+    fresh_batch.loc[young, "defaulted"] = 1
+    result = validate_batch(fresh_batch, SCHEMA)
+    assert result.quarantine[FAILED_CHECKS].tolist() == ["label_not_before_maturity"]
+
+
+def test_valid_rows_carry_the_contract_types(fresh_batch: pd.DataFrame) -> None:
+    fresh_batch["age"] = fresh_batch["age"].astype(float)
+    result = validate_batch(_break(fresh_batch, 3, "income", "x"), SCHEMA)
+    assert result.valid["age"].dtype == "int64"
+    assert result.valid["income"].dtype == "float64"
+
+
+@pytest.mark.parametrize(
+    "scenario", ["none", "recession", "new_category", "null_feed", "unit_change"]
+)
+def test_every_row_is_accounted_for(scenario: str) -> None:
+    frame = generate(small_spec(scenario, n=1500))
+    report = validate_batch(frame, SCHEMA).report()
+    assert report["rows_in"] == len(frame) == report["rows_valid"] + report["rows_quarantined"]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "column", "check"),
+    [
+        ("new_category", "loan_purpose", "isin"),
+        ("null_feed", "income", "not_nullable"),
+        ("unit_change", "income", "greater_than_or_equal_to(1000)"),
+    ],
+)
+def test_data_quality_scenarios_are_caught_and_named(
+    scenario: str, column: str, check: str
+) -> None:
+    result = validate_batch(generate(small_spec(scenario, n=1500)), SCHEMA)
+    assert any(f["column"] == column and check in f["check"] for f in result.failures)
+    with pytest.raises(ContractError, match="rows quarantined"):
+        ensure_acceptable(result, max_quarantine_share=0.02)
+
+
+def test_recession_is_valid_data_the_contract_must_let_through() -> None:
+    result = validate_batch(generate(small_spec("recession", n=1500)), SCHEMA)
+    assert result.quarantine.empty
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda f: f.drop(columns=["income"]), "column 'income' is missing"),
+        (
+            lambda f: f.rename(columns={"income": "salary"}),
+            "column 'salary' is not in the contract",
+        ),
+        (lambda f: f.assign(income="n/a"), "column 'income' cannot be read"),
+    ],
+)
+def test_a_broken_schema_fails_the_batch_as_a_whole(
+    fresh_batch: pd.DataFrame, mutate: Any, reason: str
+) -> None:
+    result = validate_batch(mutate(fresh_batch), SCHEMA)
+    assert any(reason in error for error in result.batch_errors)
+    assert result.valid.empty and len(result.quarantine) == len(fresh_batch)
+    with pytest.raises(ContractError, match="as a whole"):
+        ensure_acceptable(result, max_quarantine_share=1.0)
+
+
+def test_a_stale_batch_fails_freshness(batch: pd.DataFrame) -> None:
+    later = contract_for(dt.date(2025, 6, 1), label_horizon_months=12, max_staleness_days=45)
+    result = validate_batch(batch, later)
+    assert any("newest_application_within_45_days" in e for e in result.batch_errors)
+
+
+def test_a_small_share_of_bad_rows_is_acceptable(fresh_batch: pd.DataFrame) -> None:
+    result = validate_batch(_break(fresh_batch, 0, "sex", "x"), SCHEMA)
+    ensure_acceptable(result, max_quarantine_share=0.02)
+
+
+def test_the_contract_exports_as_json_schema() -> None:
+    exported = ApplicationContract.to_json_schema()
+    assert "income" in exported["properties"]
