@@ -31,10 +31,10 @@ repro: setup ## Run the whole DVC pipeline on the embedded defaults (data, train
 	$(BIN)/dvc repro
 
 test: setup ## Run the test suite (includes an end-to-end pipeline run at the small size)
-	$(TEST_ENV) $(BIN)/pytest -n 2 -q
+	$(TEST_ENV) $(BIN)/pytest -n 2 --dist loadfile -q
 
 test-fast: setup ## Run the tests except the end-to-end pipeline run
-	$(TEST_ENV) $(BIN)/pytest -n 2 -q -m "not slow"
+	$(TEST_ENV) $(BIN)/pytest -n 2 --dist loadfile -q -m "not slow"
 
 lint: setup ## ruff and mypy
 	$(BIN)/ruff check .
