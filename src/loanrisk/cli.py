@@ -151,6 +151,46 @@ def validate(
     ensure_acceptable(result, share)
 
 
+@app.command(
+    epilog='Example: loanrisk rollback --reason "approval rate fell after v7" --by alice',
+)
+def rollback(
+    reason: Annotated[str, typer.Option(help="Why: kept as a tag on both versions.")],
+    by: Annotated[
+        str | None, typer.Option(help="Who (default: the USER environment variable).")
+    ] = None,
+    export: Annotated[
+        bool, typer.Option(help="Re-export models/champion/ for the restored version.")
+    ] = True,
+    bundle_dir: Annotated[Path, typer.Option(help="Where the serving bundle lives.")] = Path(
+        "models/champion"
+    ),
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Move the champion alias back to the previous champion version."""
+    import os
+
+    from loanrisk import tracking
+    from loanrisk.registry import registry
+    from loanrisk.registry.bundle import export_bundle, provenance_for
+
+    params = load_params(params_path)
+    name = params.mlflow.registered_model
+    tracking.configure(params.mlflow.experiment)
+    who = by or os.environ.get("USER") or "unknown"
+    moved = registry.rollback(name, who, reason)
+    print(f"champion of {name}: v{moved.from_version} -> v{moved.to_version} (by {who})")
+    if export:
+        restored = registry.client().get_model_version(name, moved.to_version)
+        export_bundle(
+            bundle_dir,
+            f"models:/{name}/{moved.to_version}",
+            registry.tag_json(restored, "policy"),
+            provenance_for(name, restored),
+        )
+        print(f"exported v{moved.to_version} to {bundle_dir}")
+
+
 @app.command(name="check-params")
 def check_params(params_path: ParamsOption = Path("params.yaml")) -> None:
     """Load and check params.yaml; print the selected size and scenario."""

@@ -107,6 +107,7 @@ class EvaluateConfig(_Frozen):
     bootstrap_samples: int = Field(ge=0)
     calibration_bins: int = Field(ge=2)
     min_slice_size: int = Field(ge=1)
+    behaviour_tolerance: float = Field(ge=0)
 
 
 class GateConfig(_Frozen):

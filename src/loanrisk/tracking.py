@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
@@ -56,6 +57,7 @@ def configure(experiment: str) -> str:
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(tracking_uri())
     existing = mlflow.get_experiment_by_name(experiment)
     if existing is not None:
@@ -103,7 +105,8 @@ def log_metrics(metrics: dict[str, Any], prefix: str = "") -> None:
             flat[key] = float(node)
 
     walk(metrics, prefix)
-    mlflow.log_metrics(flat)
+    # MLflow allows letters, digits and _-. :/ in names; group labels such as "65+" need care.
+    mlflow.log_metrics({re.sub(r"[^\w\-. :/]", "_", k): v for k, v in flat.items()})
 
 
 def file_md5(path: str | Path) -> str:

@@ -22,14 +22,20 @@ from tests.conftest import small_spec
 @pytest.fixture(scope="module")
 def splits() -> dict[str, pd.DataFrame]:
     spec = small_spec(n=16000).__class__(
-        seed=3, start=dt.date(2023, 1, 1), months=12, n_applications=16000, as_of=dt.date(2025, 1, 1)
+        seed=3,
+        start=dt.date(2023, 1, 1),
+        months=12,
+        n_applications=16000,
+        as_of=dt.date(2025, 1, 1),
     )
     return out_of_time_split(
         generate(spec), dt.date(2023, 8, 1), dt.date(2023, 10, 1), dt.date(2024, 1, 1)
     ).parts()
 
 
-def test_rule_baseline_flags_are_readable_and_raise_the_risk(splits: dict[str, pd.DataFrame]) -> None:
+def test_rule_baseline_flags_are_readable_and_raise_the_risk(
+    splits: dict[str, pd.DataFrame],
+) -> None:
     X, y = features(splits["train"]), labels(splits["train"])
     rule = RuleBaseline().fit(X, y)
     rates = rule.rate_per_flag_count_
@@ -55,7 +61,9 @@ def test_each_model_fits_and_beats_chance_out_of_time(
     assert set(model.metrics) == {"valid", "test"}
 
 
-def test_fitting_twice_gives_identical_scores(params: Params, splits: dict[str, pd.DataFrame]) -> None:
+def test_fitting_twice_gives_identical_scores(
+    params: Params, splits: dict[str, pd.DataFrame]
+) -> None:
     X, y = features(splits["train"]), labels(splits["train"])
     first = build_candidate(params.train.candidate, params.seed).fit(X, y)
     second = build_candidate(params.train.candidate, params.seed).fit(X, y)

@@ -8,6 +8,7 @@ table are derived from :class:`ApplicationContract`; nothing retypes the columns
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -125,6 +126,12 @@ class ApplicationContract(pa.DataFrameModel):
         strict = True
         coerce = True
         unique_column_names = True
+
+
+def contract_json_schema() -> dict[str, Any]:
+    """The contract as JSON Schema: what the serving bundle and API clients read."""
+    schema: dict[str, Any] = ApplicationContract.to_json_schema()  # type: ignore[no-untyped-call]
+    return schema
 
 
 def contract_for(

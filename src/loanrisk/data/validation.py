@@ -68,7 +68,7 @@ def validate_batch(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> Validatio
     if not structural and not unreadable.empty:
         # A value that cannot be read as its type makes the column's other checks raise for the
         # whole batch; judge the rest of the batch without those rows.
-        rest = frame.drop(index=unreadable["index"].unique())
+        rest = frame.loc[~frame.index.isin(unreadable["index"])]
         rest_cases = _failure_cases(schema, rest)
         cases = rest_cases if rest_cases is not None else cases.iloc[0:0]
         row_cases = pd.concat([unreadable, _row_cases(cases)], ignore_index=True)
@@ -137,7 +137,8 @@ def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFr
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        return exc.failure_cases
+        cases: pd.DataFrame = exc.failure_cases
+        return cases
     return None
 
 

@@ -19,6 +19,16 @@ from loanrisk.models.rules import RuleBaseline
 
 _CATEGORY_LISTS = [list(CATEGORIES[c]) for c in CATEGORICAL_FEATURES]
 
+MONOTONE = {
+    "past_delinquencies": 1,
+    "debt_to_income": 1,
+    "credit_utilization": 1,
+    "income": -1,
+}
+"""Domain knowledge the candidate may not contradict: risk never falls with more
+delinquencies, debt or utilisation, and never rises with income. The behavioural tests
+check the same promises on every trained model."""
+
 
 def build_rule(config: RuleConfig) -> RuleBaseline:
     return RuleBaseline(
@@ -72,6 +82,7 @@ def build_candidate(config: CandidateConfig, seed: int) -> Pipeline:
         l2_regularization=config.l2_regularization,
         early_stopping=config.early_stopping,
         categorical_features=is_categorical,
+        monotonic_cst=[0] * n_categorical + [MONOTONE.get(c, 0) for c in NUMERIC_FEATURES],
         random_state=seed,
     )
     return Pipeline([("preprocess", preprocess), ("model", model)])

@@ -54,7 +54,9 @@ class RuleBaseline(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         counts = np.bincount(flags, minlength=5).astype(float)
         defaults = np.bincount(flags, weights=y, minlength=5)
         # Smooth each rate towards the overall rate with the weight of 20 applications.
-        self.rate_per_flag_count_ = (defaults + 20 * prior) / (counts + 20)
+        smoothed = (defaults + 20 * prior) / (counts + 20)
+        # More flags never mean less risk, even where few training rows had that many flags.
+        self.rate_per_flag_count_ = np.maximum.accumulate(smoothed)
         self.classes_ = np.array([0, 1])
         return self
 

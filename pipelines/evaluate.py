@@ -1,0 +1,55 @@
+"""DVC stage `evaluate`: the three models side by side on the out-of-time test split.
+
+Writes reports/metrics.json (DVC metrics), reports/plots/ (DVC plots) and logs the same
+numbers and files to each model's MLflow run.
+"""
+
+import warnings
+
+import mlflow
+import pandas as pd
+
+from loanrisk import stage, tracking
+from loanrisk.config import load_params
+from loanrisk.evaluation.report import evaluate_model
+from loanrisk.models.train import MODEL_NAMES
+
+SPLITS = "data/splits"
+RUNS = "models/runs.json"
+METRICS = "reports/metrics.json"
+PLOTS = "reports/plots"
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+    params = load_params()
+    valid = pd.read_parquet(f"{SPLITS}/valid.parquet")
+    test = pd.read_parquet(f"{SPLITS}/test.parquet")
+    runs = stage.read_json(RUNS)
+    tracking.configure(params.mlflow.experiment)
+    metrics = {}
+    for name in MODEL_NAMES:
+        model = mlflow.sklearn.load_model(f"models/{name}")
+        evaluation = evaluate_model(model, valid, test, params)
+        metrics[name] = evaluation.report
+        for plot, rows in evaluation.plots.items():
+            stage.write_json(f"{PLOTS}/{plot}/{name}.json", rows)
+        with mlflow.start_run(run_id=runs[name]["run_id"]):
+            tracking.log_metrics(
+                {k: evaluation.report[k] for k in ("decisions", "roc_auc_ci95")}, "eval"
+            )
+            tracking.log_metrics({"fairness": evaluation.report["fairness"]}, "eval")
+            mlflow.log_dict(evaluation.report, "evaluation/report.json")
+            mlflow.set_tag("behaviour_passed", str(evaluation.report["behaviour_passed"]))
+        test_metrics = evaluation.report["test"]
+        ratio = evaluation.report["fairness"]["sex"]["selection_rate_ratio"]
+        print(
+            f"evaluate: {name:<9} ROC-AUC {test_metrics['roc_auc']:.4f} "
+            f"ECE {test_metrics['ece']:.4f} four-fifths(sex) {ratio:.3f} "
+            f"behaviour {'pass' if evaluation.report['behaviour_passed'] else 'FAIL'}"
+        )
+    stage.write_json(METRICS, metrics)
+
+
+if __name__ == "__main__":
+    stage.run(main)

@@ -1,0 +1,100 @@
+"""DVC stage `promote`: register the candidate as challenger, judge it, maybe crown it.
+
+Writes reports/gate.json (verdict, every criterion with threshold and value, the champion
+before and after) and exports whichever version is champion afterwards to models/champion/.
+A failed gate is a result, not an error: the stage succeeds and the champion stays.
+"""
+
+import warnings
+
+import mlflow
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from loanrisk import stage, tracking
+from loanrisk.config import load_params
+from loanrisk.data.contract import LABEL
+from loanrisk.evaluation.behaviour import score
+from loanrisk.registry import registry
+from loanrisk.registry.bundle import export_bundle, provenance_for
+from loanrisk.registry.gate import judge
+
+METRICS = "reports/metrics.json"
+RUNS = "models/runs.json"
+TEST = "data/splits/test.parquet"
+GATE = "reports/gate.json"
+BUNDLE = "models/champion"
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+    params = load_params()
+    name = params.mlflow.registered_model
+    metrics = stage.read_json(METRICS)
+    runs = stage.read_json(RUNS)
+    test = pd.read_parquet(TEST)
+    y = test[LABEL].to_numpy(dtype=int)
+    tracking.configure(params.mlflow.experiment)
+
+    candidate = metrics["candidate"]
+    record = runs["candidate"]
+    challenger = registry.register_challenger(
+        name,
+        record["model_uri"],
+        {
+            "run_id": record["run_id"],
+            "git_commit": tracking.git_commit(),
+            "data_md5": record["data_md5"],
+            "policy": candidate["policy"],
+            "metrics": candidate["test"],
+        },
+    )
+    champion = registry.version_by_alias(name, registry.CHAMPION)
+    champion_auc = None
+    if champion is not None:
+        champion_model = mlflow.sklearn.load_model(f"models:/{name}/{champion.version}")
+        champion_auc = float(roc_auc_score(y, score(champion_model, test)))
+    verdict = judge(
+        candidate,
+        metrics["logistic"],
+        champion_auc,
+        candidate["test"]["roc_auc"],
+        params.gate,
+    )
+    client = registry.client()
+    client.set_model_version_tag(name, challenger.version, "gate_passed", str(verdict.passed))
+    client.set_model_version_tag(name, challenger.version, "gate_mode", verdict.mode)
+    before = champion.version if champion else None
+    if verdict.promote:
+        reason = "passed the gate" if verdict.passed else f"gate mode {verdict.mode}"
+        registry.promote(name, challenger.version, before, reason)
+    after = registry.version_by_alias(name, registry.CHAMPION)
+
+    gate = {
+        "mode": verdict.mode,
+        "passed": verdict.passed,
+        "promoted": verdict.promote,
+        "registered_model": name,
+        "challenger_version": challenger.version,
+        "champion_before": before,
+        "champion_after": after.version if after else None,
+        "criteria": [c.as_dict() for c in verdict.criteria],
+        "failures": verdict.failures,
+    }
+    stage.write_json(GATE, gate)
+    export_bundle(
+        BUNDLE,
+        f"models:/{name}/{after.version}" if after else None,
+        registry.tag_json(after, "policy") if after else None,
+        provenance_for(name, after) if after else {"version": None, "reason": "no champion yet"},
+    )
+    print(
+        f"promote: challenger v{challenger.version} gate {'passed' if verdict.passed else 'FAILED'}"
+        f" ({verdict.mode}); champion {before or '-'} -> {gate['champion_after'] or '-'}"
+    )
+    for line in verdict.failures:
+        print(f"  gate: {line}")
+
+
+if __name__ == "__main__":
+    stage.run(main)

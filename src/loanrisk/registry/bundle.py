@@ -1,0 +1,139 @@
+"""The serving bundle: everything the service needs, and nothing that needs a tracking server.
+
+``models/champion/`` holds the champion's MLflow model directory (skops format), the
+contract as JSON Schema, the decision policy, and one provenance record. The provenance
+lists the SHA-256 of every file; :func:`load_bundle` refuses a bundle whose files differ,
+and skops refuses any type outside the model's explicit trusted list: nothing unverified
+is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+
+from loanrisk.data.contract import contract_json_schema
+from loanrisk.errors import BundleError
+from loanrisk.registry.registry import tag_json
+
+MODEL_DIR = "model"
+CONTRACT = "contract.schema.json"
+POLICY = "policy.json"
+PROVENANCE = "provenance.json"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    model: Any
+    policy: dict[str, float]
+    provenance: dict[str, Any]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _manifest(root: Path) -> dict[str, str]:
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != PROVENANCE)
+    return {str(p.relative_to(root)): _sha256(p) for p in files}
+
+
+def export_bundle(
+    destination: str | Path,
+    model_uri: str | None,
+    policy: dict[str, float] | None,
+    provenance: dict[str, Any],
+) -> None:
+    """Write the bundle for ``model_uri`` to ``destination``, replacing it atomically.
+
+    With ``model_uri`` None (no champion yet) the bundle holds only a provenance record that
+    says so, and serving refuses to start from it.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
+    staging.chmod(0o755)
+    try:
+        if model_uri is not None:
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=model_uri, dst_path=str(staging / MODEL_DIR)
+            )
+            (staging / CONTRACT).write_text(
+                json.dumps(contract_json_schema(), indent=2, default=str) + "\n"
+            )
+            (staging / POLICY).write_text(json.dumps(policy, indent=2) + "\n")
+        record = {**provenance, "files_sha256": _manifest(staging)}
+        (staging / PROVENANCE).write_text(json.dumps(record, indent=2, default=str) + "\n")
+        old = destination.with_name(f".{destination.name}.old")
+        if destination.exists():
+            os.replace(destination, old)
+        os.replace(staging, destination)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def provenance_for(name: str, version: ModelVersion) -> dict[str, Any]:
+    """The provenance record of a registered version, from the tags promote gave it."""
+    return {
+        "registered_model": name,
+        "version": version.version,
+        "run_id": version.run_id,
+        "git_commit": version.tags.get("git_commit"),
+        "data_md5": version.tags.get("data_md5"),
+        "data_md5_of": "data/splits/train.parquet (as in dvc.lock)",
+        "metrics": tag_json(version, "metrics"),
+        "gate_passed": version.tags.get("gate_passed"),
+        "gate_mode": version.tags.get("gate_mode"),
+        "promoted_at": version.tags.get("promoted_at"),
+    }
+
+
+def read_provenance(path: str | Path) -> dict[str, Any]:
+    file = Path(path) / PROVENANCE
+    if not file.is_file():
+        raise BundleError(f"{path}: no {PROVENANCE}; run `make repro` to export a champion")
+    data: dict[str, Any] = json.loads(file.read_text())
+    return data
+
+
+def verify_bundle(path: str | Path) -> dict[str, Any]:
+    """Check every file against the provenance's SHA-256 list; return the provenance."""
+    root = Path(path)
+    provenance = read_provenance(root)
+    if provenance.get("version") is None:
+        raise BundleError(f"{path}: the bundle holds no champion ({provenance.get('reason')})")
+    expected = provenance.get("files_sha256", {})
+    actual = _manifest(root)
+    if set(expected) != set(actual):
+        missing = sorted(set(expected) - set(actual))
+        extra = sorted(set(actual) - set(expected))
+        raise BundleError(
+            f"{path}: files differ from provenance (missing {missing}, extra {extra})"
+        )
+    changed = sorted(name for name, digest in expected.items() if actual[name] != digest)
+    if changed:
+        raise BundleError(f"{path}: SHA-256 mismatch for {changed}; refusing to load")
+    return provenance
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Verify, then load the bundle's model (skops, explicit trusted types) and policy."""
+    provenance = verify_bundle(path)
+    root = Path(path)
+    model = mlflow.sklearn.load_model(str(root / MODEL_DIR))
+    policy = json.loads((root / POLICY).read_text())
+    return Bundle(model=model, policy=policy, provenance=provenance)

@@ -1,0 +1,115 @@
+"""The promotion gate: "good enough" as data, judged by one pure function.
+
+Thresholds come from `params.yaml`; the measured values from `reports/metrics.json` and,
+for the comparison with the current champion, from scoring both on the same test split.
+The gate has three modes, as a team rolling it out needs them: ``enforce`` (promote only on
+a pass), ``dry_run`` (judge and report, promote nothing) and ``off`` (promote without judging).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from loanrisk.config import GateConfig
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    threshold: float | bool | None
+    value: float | bool | None
+    passed: bool
+    why: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    mode: str
+    passed: bool
+    promote: bool
+    criteria: list[Criterion]
+
+    @property
+    def failures(self) -> list[str]:
+        """One line per failed criterion."""
+        return [f"{c.name}: {c.why}" for c in self.criteria if not c.passed]
+
+
+def _at_least(name: str, value: float, threshold: float, what: str) -> Criterion:
+    passed = value >= threshold
+    relation = ">=" if passed else "<"
+    return Criterion(name, threshold, value, passed, f"{what} {value:.4f} {relation} {threshold}")
+
+
+def _at_most(name: str, value: float, threshold: float, what: str) -> Criterion:
+    passed = value <= threshold
+    relation = "<=" if passed else ">"
+    return Criterion(name, threshold, value, passed, f"{what} {value:.4f} {relation} {threshold}")
+
+
+def judge(
+    candidate: dict[str, Any],
+    logistic: dict[str, Any],
+    champion_roc_auc: float | None,
+    challenger_roc_auc: float,
+    config: GateConfig,
+    fairness_attribute: str = "sex",
+) -> Verdict:
+    """Judge the candidate's evaluation report against the gate's thresholds.
+
+    ``champion_roc_auc`` is the current champion's ROC-AUC on the same test split (None when
+    there is no champion yet); ``challenger_roc_auc`` is the candidate's on those rows.
+    """
+    fairness = candidate["fairness"][fairness_attribute]
+    uplift = candidate["test"]["roc_auc"] - logistic["test"]["roc_auc"]
+    criteria = [
+        _at_least("min_roc_auc", candidate["test"]["roc_auc"], config.min_roc_auc, "ROC-AUC"),
+        _at_least(
+            "min_uplift_over_logistic",
+            uplift,
+            config.min_uplift_over_logistic,
+            "ROC-AUC uplift over the logistic baseline (below it, the simpler model wins)",
+        ),
+        _at_most("max_ece", candidate["test"]["ece"], config.max_ece, "expected calibration error"),
+        _at_least(
+            "min_four_fifths_ratio",
+            fairness["selection_rate_ratio"],
+            config.min_four_fifths_ratio,
+            f"approval-rate ratio across {fairness_attribute}",
+        ),
+        _at_most(
+            "max_equalized_odds_difference",
+            fairness["equalized_odds_difference"],
+            config.max_equalized_odds_difference,
+            f"equalized-odds difference across {fairness_attribute}",
+        ),
+    ]
+    if config.require_behavioural_tests:
+        failed = [n for n, r in candidate["behaviour"].items() if not r["passed"]]
+        criteria.append(
+            Criterion(
+                "behavioural_tests",
+                True,
+                not failed,
+                not failed,
+                "all passed" if not failed else "failed: " + ", ".join(failed),
+            )
+        )
+    if champion_roc_auc is None:
+        criteria.append(Criterion("not_worse_than_champion", None, None, True, "no champion yet"))
+    else:
+        criteria.append(
+            _at_least(
+                "not_worse_than_champion",
+                challenger_roc_auc,
+                champion_roc_auc,
+                "ROC-AUC on the same test rows vs the champion's",
+            )
+        )
+    passed = all(c.passed for c in criteria)
+    promote = {"enforce": passed, "dry_run": False, "off": True}[config.mode]
+    return Verdict(mode=config.mode, passed=passed, promote=promote, criteria=criteria)

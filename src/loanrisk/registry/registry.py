@@ -1,0 +1,104 @@
+"""The MLflow model registry as the project uses it: versions, aliases and their history.
+
+``challenger`` marks the newest candidate, ``champion`` the version serving. Each promotion
+records the champion it replaced (tag ``previous_champion``), so a rollback is one step
+back along that chain, and leaves who, when and why on both versions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from loanrisk.errors import RegistryError
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+PREVIOUS = "previous_champion"
+
+
+@dataclass(frozen=True)
+class Rollback:
+    from_version: str
+    to_version: str
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def client() -> mlflow.MlflowClient:
+    return mlflow.MlflowClient()
+
+
+def version_by_alias(name: str, alias: str) -> ModelVersion | None:
+    """The version behind ``alias``, or None when the model or the alias does not exist."""
+    try:
+        return client().get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def register_challenger(name: str, model_uri: str, tags: dict[str, Any]) -> ModelVersion:
+    """Register ``model_uri`` as a new version of ``name`` and point ``challenger`` at it."""
+    c = client()
+    try:
+        c.get_registered_model(name)
+    except MlflowException:
+        c.create_registered_model(name, description="Probability of default within 12 months.")
+    version = c.create_model_version(
+        name, model_uri, run_id=tags.get("run_id"), tags=_as_tags(tags)
+    )
+    c.set_registered_model_alias(name, CHALLENGER, version.version)
+    return version
+
+
+def promote(name: str, version: str, previous: str | None, reason: str) -> None:
+    """Point ``champion`` at ``version``, remembering the champion it replaces."""
+    c = client()
+    c.set_registered_model_alias(name, CHAMPION, version)
+    c.set_model_version_tag(name, version, "promoted_at", _now())
+    c.set_model_version_tag(name, version, "promotion_reason", reason)
+    if previous is not None and previous != version:
+        c.set_model_version_tag(name, version, PREVIOUS, previous)
+
+
+def rollback(name: str, by: str, reason: str) -> Rollback:
+    """Move ``champion`` back to the version it replaced; record who, when and why."""
+    current = version_by_alias(name, CHAMPION)
+    if current is None:
+        raise RegistryError(f"model {name!r} has no champion to roll back (run `make repro`)")
+    previous = current.tags.get(PREVIOUS)
+    if not previous:
+        raise RegistryError(
+            f"champion version {current.version} of {name!r} replaced no earlier champion: "
+            "there is nothing to roll back to"
+        )
+    c = client()
+    when = _now()
+    c.set_registered_model_alias(name, CHAMPION, previous)
+    c.set_model_version_tag(name, current.version, "rolled_back_at", when)
+    c.set_model_version_tag(name, current.version, "rolled_back_by", by)
+    c.set_model_version_tag(name, current.version, "rollback_reason", reason)
+    c.set_model_version_tag(name, previous, "restored_at", when)
+    c.set_model_version_tag(name, previous, "restored_by", by)
+    c.set_model_version_tag(name, previous, "restore_reason", reason)
+    return Rollback(from_version=str(current.version), to_version=str(previous))
+
+
+def _as_tags(values: dict[str, Any]) -> dict[str, str]:
+    return {
+        k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in values.items()
+    }
+
+
+def tag_json(version: ModelVersion, key: str) -> Any:
+    """A tag that holds JSON (metrics, policy), decoded; None when absent."""
+    raw = version.tags.get(key)
+    return json.loads(raw) if raw else None
