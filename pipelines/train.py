@@ -12,7 +12,6 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from mlflow.data.pandas_dataset import PandasDataset, from_pandas
-from mlflow.models import infer_signature
 
 from loanrisk import stage, tracking
 from loanrisk.config import load_params
@@ -29,15 +28,7 @@ def log_and_save(
     model: TrainedModel, example: pd.DataFrame, dataset: PandasDataset, data_md5: str
 ) -> dict[str, str]:
     """Track ``model`` as an MLflow run and save it under models/; return its run record."""
-    signature = infer_signature(example, model.estimator.predict_proba(example))
-    serialisation = {
-        "serialization_format": "skops",
-        "skops_trusted_types": tracking.SKOPS_TRUSTED_TYPES,
-        "signature": signature,
-        "input_example": example,
-        "pip_requirements": tracking.pip_requirements(),
-        "pyfunc_predict_fn": "predict_proba",
-    }
+    serialisation = tracking.serialisation(model.estimator, example)
     with mlflow.start_run(run_name=model.name) as run:
         mlflow.set_tags(
             {"model": model.name, "git_commit": tracking.git_commit(), "data_md5": data_md5}

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 ARTIFACT_ROOT = "mlartifacts"
@@ -44,6 +46,19 @@ def pip_requirements() -> list[str]:
     """Pinned requirements of a logged model (inferring them costs seconds per model)."""
     packages = ("scikit-learn", "pandas", "numpy", "skops", "scipy")
     return [f"{name}=={version(name)}" for name in packages]
+
+
+def serialisation(estimator: Any, example: pd.DataFrame) -> dict[str, Any]:
+    """How every model is saved: skops with explicit trusted types, a signature, an input
+    example, pinned requirements, and ``predict_proba`` as what pyfunc serves."""
+    return {
+        "serialization_format": "skops",
+        "skops_trusted_types": SKOPS_TRUSTED_TYPES,
+        "signature": infer_signature(example, estimator.predict_proba(example)),
+        "input_example": example,
+        "pip_requirements": pip_requirements(),
+        "pyfunc_predict_fn": "predict_proba",
+    }
 
 
 def tracking_uri() -> str:

@@ -18,7 +18,14 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("src", "pipelines", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config")
-METRIC_FILES = ("reports/validation.json", "reports/split.json", "reports/train_metrics.json")
+
+METRIC_FILES = (
+    "reports/validation.json",
+    "reports/split.json",
+    "reports/train_metrics.json",
+    "reports/metrics.json",
+)
+REGISTERED = "loan-default-risk"
 
 pytestmark = pytest.mark.slow
 
@@ -54,6 +61,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy(source, target / name)
     params = yaml.safe_load((target / "params.yaml").read_text())
     params["data"]["size"] = "small"
+    # A 2,000-row test split cannot resolve the default uplift of 0.005 over the logistic
+    # baseline; the gate still has to see the candidate at least match it.
+    params["gate"]["min_uplift_over_logistic"] = 0.0
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     subprocess.run(["git", "init", "-q"], cwd=target, check=True)
     result = dvc(target, "repro")
@@ -64,7 +74,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_pipeline_accounts_for_every_row(project: Path) -> None:
     report = json.loads((project / "reports/validation.json").read_text())
     assert report["rows_in"] == report["rows_valid"] + report["rows_quarantined"]
-    assert report["rows_in"] == 6000
+    assert report["rows_in"] == 24000
 
 
 def test_the_pipeline_trains_and_tracks_every_model(project: Path) -> None:
@@ -94,11 +104,104 @@ def test_a_second_repro_does_nothing(project: Path) -> None:
     assert "up to date" in status.stdout
 
 
+def champion_version(project: Path) -> str:
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+    return str(client.get_model_version_by_alias(REGISTERED, "champion").version)
+
+
+def set_params(project: Path, section: str, **values: object) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    node = params
+    for key in section.split("."):
+        node = node[key]
+    node.update(values)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def test_the_evaluation_compares_all_three_models(project: Path) -> None:
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    assert set(metrics) == {"rule", "logistic", "candidate"}
+    for report in metrics.values():
+        assert {"roc_auc", "pr_auc", "brier", "log_loss", "ece"} <= set(report["test"])
+        assert report["roc_auc_ci95"]["low"] <= report["test"]["roc_auc"]
+        assert {"precision", "recall", "f1", "approval_rate", "referral_rate"} <= set(
+            report["decisions"]
+        )
+        assert {"loan_purpose", "region", "age_band", "sex"} <= set(report["slices"])
+        assert {"selection_rate_ratio", "equalized_odds_difference"} <= set(
+            report["fairness"]["sex"]
+        )
+        assert report["behaviour"]
+    for plot in ("roc", "precision_recall", "calibration", "confusion"):
+        assert (project / f"reports/plots/{plot}/candidate.json").is_file()
+
+
+def test_the_first_champion_is_promoted_and_exported(project: Path) -> None:
+    gate = json.loads((project / "reports/gate.json").read_text())
+    assert gate["passed"] and gate["promoted"], gate["failures"]
+    assert gate["champion_before"] is None
+    assert str(gate["champion_after"]) == champion_version(project)
+    assert {c["name"] for c in gate["criteria"]} >= {
+        "min_roc_auc",
+        "min_uplift_over_logistic",
+        "max_ece",
+        "min_four_fifths_ratio",
+        "behavioural_tests",
+    }
+    provenance = json.loads((project / "models/champion/provenance.json").read_text())
+    assert str(provenance["version"]) == champion_version(project)
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    split_outs = {o["path"]: o["md5"] for o in lock["stages"]["split"]["outs"]}
+    assert provenance["data_md5"] == split_outs["data/splits/train.parquet"]
+
+
 def test_a_forced_repro_reproduces_the_metrics_to_the_last_digit(project: Path) -> None:
     before = read_metrics(project)
+    champion = champion_version(project)
     result = dvc(project, "repro", "--force")
     assert result.returncode == 0, result.stdout + result.stderr
     assert read_metrics(project) == before
+    # The same model again is not worse than the champion: it takes over.
+    assert int(champion_version(project)) == int(champion) + 1
+
+
+def test_a_worse_candidate_leaves_the_champion_in_place(project: Path) -> None:
+    champion = champion_version(project)
+    set_params(project, "train.candidate", max_iter=1, learning_rate=0.01)
+    result = dvc(project, "repro")
+    assert result.returncode == 0, result.stdout + result.stderr
+    gate = json.loads((project / "reports/gate.json").read_text())
+    assert not gate["passed"] and not gate["promoted"]
+    assert champion_version(project) == champion == str(gate["champion_after"])
+    failed = {c["name"] for c in gate["criteria"] if not c["passed"]}
+    assert "not_worse_than_champion" in failed and "min_uplift_over_logistic" in failed
+    assert "gate: " in result.stdout
+
+
+def test_rollback_moves_the_champion_back_and_re_exports(project: Path) -> None:
+    champion = champion_version(project)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "loanrisk"),
+            "rollback",
+            "--reason",
+            "test",
+            "--by",
+            "ci",
+        ],
+        cwd=project,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    restored = champion_version(project)
+    assert int(restored) < int(champion)
+    provenance = json.loads((project / "models/champion/provenance.json").read_text())
+    assert str(provenance["version"]) == restored
 
 
 def test_a_broken_batch_stops_the_pipeline_with_one_line(project: Path) -> None:

@@ -1,0 +1,91 @@
+"""The gate really gates: each criterion can block, and the modes do what they say."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from loanrisk.config import GateConfig, Params
+from loanrisk.registry.gate import judge
+
+GOOD: dict[str, Any] = {
+    "test": {"roc_auc": 0.80, "ece": 0.01},
+    "fairness": {"sex": {"selection_rate_ratio": 0.95, "equalized_odds_difference": 0.02}},
+    "behaviour": {"more_delinquencies_never_lower_risk": {"passed": True}},
+}
+LOGISTIC = {"test": {"roc_auc": 0.78}}
+
+
+def with_(path: str, value: Any) -> dict[str, Any]:
+    report = copy.deepcopy(GOOD)
+    node = report
+    *parents, leaf = path.split(".")
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    return report
+
+
+@pytest.fixture()
+def gate(params: Params) -> GateConfig:
+    return params.gate.model_copy(
+        update={"min_roc_auc": 0.7, "min_uplift_over_logistic": 0.005, "max_ece": 0.03}
+    )
+
+
+def test_a_good_candidate_passes_and_is_promoted(gate: GateConfig) -> None:
+    verdict = judge(GOOD, LOGISTIC, None, 0.80, gate)
+    assert verdict.passed and verdict.promote and verdict.failures == []
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "criterion"),
+    [
+        ("test.roc_auc", 0.65, "min_roc_auc"),  # also below the logistic: see the assertion
+        ("test.roc_auc", 0.782, "min_uplift_over_logistic"),
+        ("test.ece", 0.08, "max_ece"),
+        ("fairness.sex.selection_rate_ratio", 0.7, "min_four_fifths_ratio"),
+        ("fairness.sex.equalized_odds_difference", 0.3, "max_equalized_odds_difference"),
+        ("behaviour.more_delinquencies_never_lower_risk", {"passed": False}, "behavioural_tests"),
+    ],
+)
+def test_each_criterion_blocks_promotion_on_its_own(
+    gate: GateConfig, path: str, value: Any, criterion: str
+) -> None:
+    verdict = judge(with_(path, value), LOGISTIC, None, 0.80, gate)
+    assert not verdict.passed and not verdict.promote
+    failed = [line.split(":")[0] for line in verdict.failures]
+    assert failed[0] == criterion
+    assert set(failed) <= {criterion, "min_uplift_over_logistic"}
+
+
+def test_a_challenger_worse_than_the_champion_is_not_promoted(gate: GateConfig) -> None:
+    verdict = judge(GOOD, LOGISTIC, champion_roc_auc=0.81, challenger_roc_auc=0.80, config=gate)
+    assert not verdict.promote
+    assert verdict.failures[0].startswith("not_worse_than_champion")
+    assert judge(GOOD, LOGISTIC, 0.80, 0.80, gate).promote  # a tie is not worse
+
+
+def test_dry_run_judges_but_never_promotes(gate: GateConfig) -> None:
+    verdict = judge(GOOD, LOGISTIC, None, 0.80, gate.model_copy(update={"mode": "dry_run"}))
+    assert verdict.passed and not verdict.promote
+
+
+def test_off_promotes_even_a_failing_candidate(gate: GateConfig) -> None:
+    off = gate.model_copy(update={"mode": "off"})
+    verdict = judge(with_("test.roc_auc", 0.5), LOGISTIC, None, 0.5, off)
+    assert not verdict.passed and verdict.promote
+
+
+def test_behavioural_tests_can_be_left_out_of_the_gate(gate: GateConfig) -> None:
+    lenient = gate.model_copy(update={"require_behavioural_tests": False})
+    report = with_("behaviour.more_delinquencies_never_lower_risk", {"passed": False})
+    assert judge(report, LOGISTIC, None, 0.80, lenient).passed
+
+
+def test_every_criterion_reports_threshold_and_value(gate: GateConfig) -> None:
+    for criterion in judge(GOOD, LOGISTIC, 0.79, 0.80, gate).criteria:
+        assert criterion.threshold is not None and criterion.value is not None
+        assert criterion.why
