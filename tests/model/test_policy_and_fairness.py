@@ -70,3 +70,27 @@ def test_small_slices_get_no_auc() -> None:
     report = slice_report(y, p, 0.5, groups, min_size=50)
     assert report["big"]["roc_auc"] is not None
     assert report["tiny"]["roc_auc"] is None and report["tiny"]["n"] == 10
+
+
+def test_the_report_agrees_with_fairlearns_one_line_helpers() -> None:
+    from fairlearn.metrics import (
+        demographic_parity_difference,
+        demographic_parity_ratio,
+        equalized_odds_difference,
+    )
+
+    rng = np.random.default_rng(5)
+    groups = pd.Series(rng.choice(["f", "m", "x"], 3000))
+    p = rng.random(3000)
+    y = (rng.random(3000) < p).astype(int)
+    report = fairness_report(y, p, threshold=0.4, groups=groups)
+    approved = (p < 0.4).astype(int)
+    assert report["selection_rate_ratio"] == pytest.approx(
+        demographic_parity_ratio(y, approved, sensitive_features=groups)
+    )
+    assert report["selection_rate_difference"] == pytest.approx(
+        demographic_parity_difference(y, approved, sensitive_features=groups)
+    )
+    assert report["equalized_odds_difference"] == pytest.approx(
+        equalized_odds_difference(y, 1 - approved, sensitive_features=groups)
+    )
