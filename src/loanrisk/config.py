@@ -117,6 +117,7 @@ class GateConfig(_Frozen):
     max_ece: float = Field(ge=0)
     min_four_fifths_ratio: float = Field(ge=0, le=1)
     max_equalized_odds_difference: float = Field(ge=0, le=1)
+    fairness_attributes: list[Literal["sex", "age_band"]] = Field(min_length=1)
     require_behavioural_tests: bool
 
 

@@ -46,8 +46,8 @@ def test_a_good_candidate_passes_and_is_promoted(gate: GateConfig) -> None:
         ("test.roc_auc", 0.65, "min_roc_auc"),  # also below the logistic: see the assertion
         ("test.roc_auc", 0.782, "min_uplift_over_logistic"),
         ("test.ece", 0.08, "max_ece"),
-        ("fairness.sex.selection_rate_ratio", 0.7, "min_four_fifths_ratio"),
-        ("fairness.sex.equalized_odds_difference", 0.3, "max_equalized_odds_difference"),
+        ("fairness.sex.selection_rate_ratio", 0.7, "min_four_fifths_ratio.sex"),
+        ("fairness.sex.equalized_odds_difference", 0.3, "max_equalized_odds_difference.sex"),
         ("behaviour.more_delinquencies_never_lower_risk", {"passed": False}, "behavioural_tests"),
     ],
 )
@@ -83,6 +83,16 @@ def test_behavioural_tests_can_be_left_out_of_the_gate(gate: GateConfig) -> None
     lenient = gate.model_copy(update={"require_behavioural_tests": False})
     report = with_("behaviour.more_delinquencies_never_lower_risk", {"passed": False})
     assert judge(report, LOGISTIC, None, 0.80, lenient).passed
+
+
+def test_fairness_is_gated_for_each_configured_attribute(gate: GateConfig) -> None:
+    report = with_(
+        "fairness.age_band", {"selection_rate_ratio": 0.5, "equalized_odds_difference": 0}
+    )
+    assert judge(report, LOGISTIC, None, 0.80, gate).passed  # age_band not gated by default
+    both = gate.model_copy(update={"fairness_attributes": ["sex", "age_band"]})
+    verdict = judge(report, LOGISTIC, None, 0.80, both)
+    assert verdict.failures[0].startswith("min_four_fifths_ratio.age_band")
 
 
 def test_every_criterion_reports_threshold_and_value(gate: GateConfig) -> None:

@@ -147,7 +147,7 @@ def test_the_first_champion_is_promoted_and_exported(project: Path) -> None:
         "min_roc_auc",
         "min_uplift_over_logistic",
         "max_ece",
-        "min_four_fifths_ratio",
+        "min_four_fifths_ratio.sex",
         "behavioural_tests",
     }
     provenance = json.loads((project / "models/champion/provenance.json").read_text())

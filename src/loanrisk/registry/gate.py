@@ -57,14 +57,12 @@ def judge(
     champion_roc_auc: float | None,
     challenger_roc_auc: float,
     config: GateConfig,
-    fairness_attribute: str = "sex",
 ) -> Verdict:
     """Judge the candidate's evaluation report against the gate's thresholds.
 
     ``champion_roc_auc`` is the current champion's ROC-AUC on the same test split (None when
     there is no champion yet); ``challenger_roc_auc`` is the candidate's on those rows.
     """
-    fairness = candidate["fairness"][fairness_attribute]
     uplift = candidate["test"]["roc_auc"] - logistic["test"]["roc_auc"]
     criteria = [
         _at_least("min_roc_auc", candidate["test"]["roc_auc"], config.min_roc_auc, "ROC-AUC"),
@@ -75,19 +73,23 @@ def judge(
             "ROC-AUC uplift over the logistic baseline (below it, the simpler model wins)",
         ),
         _at_most("max_ece", candidate["test"]["ece"], config.max_ece, "expected calibration error"),
-        _at_least(
-            "min_four_fifths_ratio",
-            fairness["selection_rate_ratio"],
-            config.min_four_fifths_ratio,
-            f"approval-rate ratio across {fairness_attribute}",
-        ),
-        _at_most(
-            "max_equalized_odds_difference",
-            fairness["equalized_odds_difference"],
-            config.max_equalized_odds_difference,
-            f"equalized-odds difference across {fairness_attribute}",
-        ),
     ]
+    for attribute in config.fairness_attributes:
+        fairness = candidate["fairness"][attribute]
+        criteria += [
+            _at_least(
+                f"min_four_fifths_ratio.{attribute}",
+                fairness["selection_rate_ratio"],
+                config.min_four_fifths_ratio,
+                f"approval-rate ratio across {attribute}",
+            ),
+            _at_most(
+                f"max_equalized_odds_difference.{attribute}",
+                fairness["equalized_odds_difference"],
+                config.max_equalized_odds_difference,
+                f"equalized-odds difference across {attribute}",
+            ),
+        ]
     if config.require_behavioural_tests:
         failed = [n for n, r in candidate["behaviour"].items() if not r["passed"]]
         criteria.append(
