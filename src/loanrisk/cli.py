@@ -191,7 +191,7 @@ def rollback(
         print(f"exported v{moved.to_version} to {bundle_dir}")
 
 
-@app.command(name="check-params")
+@app.command(name="check-params", epilog="Example: loanrisk check-params --params params.yaml")
 def check_params(params_path: ParamsOption = Path("params.yaml")) -> None:
     """Load and check params.yaml; print the selected size and scenario."""
     params: Params = load_params(params_path)
