@@ -10,6 +10,7 @@ import pytest
 
 from loanrisk.config import Params, load_params
 from loanrisk.data.generator import GeneratorSpec, generate
+from loanrisk.data.split import out_of_time_split
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2025, 1, 1)
@@ -30,6 +31,21 @@ def small_spec(scenario: str = "none", seed: int = 7, n: int = 4000) -> Generato
         as_of=AS_OF,
         scenario=scenario,
     )
+
+
+@pytest.fixture(scope="session")
+def splits() -> dict[str, pd.DataFrame]:
+    """Out-of-time splits of a year of fully matured applications, for fitting models."""
+    spec = GeneratorSpec(
+        seed=3,
+        start=dt.date(2023, 1, 1),
+        months=12,
+        n_applications=16000,
+        as_of=dt.date(2025, 1, 1),
+    )
+    return out_of_time_split(
+        generate(spec), dt.date(2023, 8, 1), dt.date(2023, 10, 1), dt.date(2024, 1, 1)
+    ).parts()
 
 
 @pytest.fixture(scope="session")

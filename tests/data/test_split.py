@@ -7,14 +7,13 @@ import datetime as dt
 import pandas as pd
 
 from loanrisk.data.contract import TIMESTAMP
-from loanrisk.data.generator import generate
+from loanrisk.data.generator import GeneratorSpec, generate
 from loanrisk.data.split import out_of_time_split, split_report
-from tests.conftest import small_spec
 
 
 def test_parts_follow_each_other_in_time_and_hold_only_matured_rows() -> None:
     frame = generate(
-        small_spec(n=3000).__class__(
+        GeneratorSpec(
             seed=1,
             start=dt.date(2023, 1, 1),
             months=24,

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from loanrisk.config import Params
-from loanrisk.data.generator import GeneratorSpec, generate
-from loanrisk.data.split import out_of_time_split
 from loanrisk.evaluation.behaviour import run_behaviour_tests
 from loanrisk.models.train import fit_model
-
-
-@pytest.fixture(scope="module")
-def splits() -> dict[str, pd.DataFrame]:
-    spec = GeneratorSpec(
-        seed=11,
-        start=dt.date(2023, 1, 1),
-        months=12,
-        n_applications=16000,
-        as_of=dt.date(2025, 1, 1),
-    )
-    return out_of_time_split(
-        generate(spec), dt.date(2023, 8, 1), dt.date(2023, 10, 1), dt.date(2024, 1, 1)
-    ).parts()
 
 
 class SexAware:

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
 
 from loanrisk.config import Params
-from loanrisk.data.generator import generate
-from loanrisk.data.split import out_of_time_split
 from loanrisk.models.calibration import choose_calibration
 from loanrisk.models.estimators import build_candidate, build_logistic, build_rule
 from loanrisk.models.rules import RuleBaseline
 from loanrisk.models.train import MODEL_NAMES, features, fit_model, labels
-from tests.conftest import small_spec
-
-
-@pytest.fixture(scope="module")
-def splits() -> dict[str, pd.DataFrame]:
-    spec = small_spec(n=16000).__class__(
-        seed=3,
-        start=dt.date(2023, 1, 1),
-        months=12,
-        n_applications=16000,
-        as_of=dt.date(2025, 1, 1),
-    )
-    return out_of_time_split(
-        generate(spec), dt.date(2023, 8, 1), dt.date(2023, 10, 1), dt.date(2024, 1, 1)
-    ).parts()
 
 
 def test_rule_baseline_flags_are_readable_and_raise_the_risk(

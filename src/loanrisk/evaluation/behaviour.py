@@ -65,38 +65,40 @@ INVARIANT: dict[str, Perturbation] = {
 }
 
 
-def _safe_applicant(base: pd.Series) -> pd.DataFrame:
-    return base.to_frame().T.assign(
-        income=95_000.0,
-        employment_type="salaried",
-        employment_years=12.0,
-        housing="own",
-        loan_purpose="home_improvement",
-        loan_amount=8_000.0,
-        loan_term_months=24,
-        credit_history_years=15.0,
-        past_delinquencies=0,
-        credit_utilization=0.1,
-        debt_to_income=0.12,
-        has_guarantor=True,
-    )
+SAFE_APPLICANT = {
+    "income": 95_000.0,
+    "employment_type": "salaried",
+    "employment_years": 12.0,
+    "housing": "own",
+    "loan_purpose": "home_improvement",
+    "loan_amount": 8_000.0,
+    "loan_term_months": 24,
+    "credit_history_years": 15.0,
+    "past_delinquencies": 0,
+    "credit_utilization": 0.1,
+    "debt_to_income": 0.12,
+    "has_guarantor": True,
+}
+RISKY_APPLICANT = {
+    "income": 14_000.0,
+    "employment_type": "unemployed",
+    "employment_years": 0.0,
+    "housing": "rent",
+    "loan_purpose": "business",
+    "loan_amount": 30_000.0,
+    "loan_term_months": 60,
+    "credit_history_years": 1.0,
+    "past_delinquencies": 4,
+    "credit_utilization": 0.95,
+    "debt_to_income": 0.9,
+    "has_guarantor": False,
+}
+"""Two applicants any credit officer would decide at a glance (other fields: a typical row)."""
 
 
-def _risky_applicant(base: pd.Series) -> pd.DataFrame:
-    return base.to_frame().T.assign(
-        income=14_000.0,
-        employment_type="unemployed",
-        employment_years=0.0,
-        housing="rent",
-        loan_purpose="business",
-        loan_amount=30_000.0,
-        loan_term_months=60,
-        credit_history_years=1.0,
-        past_delinquencies=4,
-        credit_utilization=0.95,
-        debt_to_income=0.9,
-        has_guarantor=False,
-    )
+def _applicant(base: pd.Series, values: dict[str, Any], like: pd.DataFrame) -> pd.DataFrame:
+    frame = base.to_frame().T.assign(**values)
+    return frame.astype({c: like[c].dtype for c in like.columns})
 
 
 def run_behaviour_tests(
@@ -125,8 +127,8 @@ def run_behaviour_tests(
             BehaviourResult(name, "invariance", worst <= 1e-12, f"largest change {worst:.2e}")
         )
     median = rows.iloc[len(rows) // 2]
-    safe = float(score(model, _coerce(_safe_applicant(median), rows))[0])
-    risky = float(score(model, _coerce(_risky_applicant(median), rows))[0])
+    safe = float(score(model, _applicant(median, SAFE_APPLICANT, rows))[0])
+    risky = float(score(model, _applicant(median, RISKY_APPLICANT, rows))[0])
     results += [
         BehaviourResult(
             "a_safe_applicant_is_approved",
@@ -148,7 +150,3 @@ def run_behaviour_tests(
         ),
     ]
     return results
-
-
-def _coerce(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
-    return frame.astype({c: like[c].dtype for c in like.columns})
