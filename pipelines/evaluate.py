@@ -40,6 +40,8 @@ def main() -> None:
             )
             tracking.log_metrics({"fairness": evaluation.report["fairness"]}, "eval")
             mlflow.log_dict(evaluation.report, "evaluation/report.json")
+            for plot, rows in evaluation.plots.items():
+                mlflow.log_dict({"rows": rows}, f"evaluation/plots/{plot}.json")
             mlflow.set_tag("behaviour_passed", str(evaluation.report["behaviour_passed"]))
         test_metrics = evaluation.report["test"]
         ratio = evaluation.report["fairness"]["sex"]["selection_rate_ratio"]

@@ -72,7 +72,7 @@ def main() -> None:
     for name in MODEL_NAMES:
         model = fit_model(name, params, splits)
         runs[name] = log_and_save(model, example, dataset, data_md5)
-        metrics[name] = model.metrics
+        metrics[name] = {**model.metrics, **model.notes}
         print(f"train: {name:<9} test ROC-AUC {model.metrics['test']['roc_auc']:.4f}")
     stage.write_json(RUNS, runs)
     stage.write_json(METRICS, metrics)
