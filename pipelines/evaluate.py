@@ -29,7 +29,7 @@ def main() -> None:
     tracking.configure(params.mlflow.experiment)
     metrics = {}
     for name in MODEL_NAMES:
-        model = mlflow.sklearn.load_model(f"models/{name}")
+        model = tracking.load_model(f"models/{name}")
         evaluation = evaluate_model(model, valid, test, params)
         metrics[name] = evaluation.report
         for plot, rows in evaluation.plots.items():

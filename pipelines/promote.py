@@ -5,6 +5,7 @@ before and after) and exports whichever version is champion afterwards to models
 A failed gate is a result, not an error: the stage succeeds and the champion stays.
 """
 
+import tempfile
 import warnings
 
 import mlflow
@@ -24,6 +25,20 @@ RUNS = "models/runs.json"
 TEST = "data/splits/test.parquet"
 GATE = "reports/gate.json"
 BUNDLE = "models/champion"
+CANDIDATE = "models/candidate"
+
+
+def _roc_auc(model: object, test: pd.DataFrame) -> float:
+    return float(roc_auc_score(test[LABEL].to_numpy(dtype=int), score(model, test)))
+
+
+def _registered_model(name: str, version: str) -> object:
+    """A registered version, fetched from the store and loaded with the project's loader."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=scratch
+        )
+        return tracking.load_model(path)
 
 
 def main() -> None:
@@ -33,11 +48,12 @@ def main() -> None:
     metrics = stage.read_json(METRICS)
     runs = stage.read_json(RUNS)
     test = pd.read_parquet(TEST)
-    y = test[LABEL].to_numpy(dtype=int)
     tracking.configure(params.mlflow.experiment)
 
     candidate = metrics["candidate"]
     record = runs["candidate"]
+    rolled_back = record["run_id"] in registry.rolled_back_runs(name)
+    champion = registry.version_by_alias(name, registry.CHAMPION)
     challenger = registry.register_challenger(
         name,
         record["model_uri"],
@@ -49,17 +65,13 @@ def main() -> None:
             "metrics": candidate["test"],
         },
     )
-    champion = registry.version_by_alias(name, registry.CHAMPION)
+    # Both models scored on the same rows by the same computation.
+    challenger_auc = _roc_auc(tracking.load_model(CANDIDATE), test)
     champion_auc = None
     if champion is not None:
-        champion_model = mlflow.sklearn.load_model(f"models:/{name}/{champion.version}")
-        champion_auc = float(roc_auc_score(y, score(champion_model, test)))
+        champion_auc = _roc_auc(_registered_model(name, str(champion.version)), test)
     verdict = judge(
-        candidate,
-        metrics["logistic"],
-        champion_auc,
-        candidate["test"]["roc_auc"],
-        params.gate,
+        candidate, metrics["logistic"], champion_auc, challenger_auc, params.gate, rolled_back
     )
     client = registry.client()
     client.set_model_version_tag(name, challenger.version, "gate_passed", str(verdict.passed))

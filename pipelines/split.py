@@ -4,7 +4,7 @@ import pandas as pd
 
 from loanrisk import stage
 from loanrisk.config import load_params
-from loanrisk.data.split import out_of_time_split, split_report
+from loanrisk.data.split import ensure_usable, out_of_time_split, split_report
 
 VALID = "data/validated/applications.parquet"
 SPLITS = "data/splits"
@@ -22,6 +22,7 @@ def main() -> None:
         params.split.test_from,
         matured_before.date(),
     )
+    ensure_usable(split)
     for name, part in split.parts().items():
         stage.write_parquet(f"{SPLITS}/{name}.parquet", part)
     report = split_report(split)

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from mlflow.exceptions import MlflowException
 
 from loanrisk import stage
 from loanrisk.config import SCENARIOS, Params, load_params
@@ -111,7 +112,8 @@ def validate(
         str | None, typer.Option(help="Snapshot date (default: data.as_of from params).")
     ] = None,
     max_quarantine_share: Annotated[
-        float | None, typer.Option(help="Fail above this share (default: from params).")
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Fail above this share (default: from params)."),
     ] = None,
     params_path: ParamsOption = Path("params.yaml"),
 ) -> None:
@@ -205,8 +207,8 @@ def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 1."""
     try:
         app()
-    except (LoanriskError, ConfigError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (LoanriskError, ConfigError, OSError, MlflowException) as exc:
+        print(f"error: {stage.one_line(exc)}", file=sys.stderr)
         raise SystemExit(1) from None
 
 

@@ -12,17 +12,33 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
 from loanrisk.errors import LoanriskError
+from loanrisk.tracking import tracking_uri
 
 
 def run(main: Callable[[], None]) -> None:
-    """Run a stage's ``main``; an error the user can act on becomes one line and exit 1."""
+    """Run a stage's ``main``; an error the user can act on becomes one line and exit 1.
+
+    Besides the project's own errors, that covers files that cannot be read or written and
+    an MLflow store that cannot be reached or lacks a run (say, after `make clean`).
+    """
     try:
         main()
-    except LoanriskError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (LoanriskError, OSError, MlflowException) as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line, with MLflow's kind of error named."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, MlflowException):
+        return f"MLflow store {tracking_uri()}: {text}"
+    if isinstance(exc, OSError) and not text:
+        return type(exc).__name__
+    return text
 
 
 @contextmanager

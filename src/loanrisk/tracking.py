@@ -16,7 +16,11 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+import skops.io
+import yaml
 from mlflow.models import infer_signature
+
+from loanrisk.errors import BundleError
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 ARTIFACT_ROOT = "mlartifacts"
@@ -76,12 +80,34 @@ def configure(experiment: str) -> str:
     mlflow.set_tracking_uri(tracking_uri())
     existing = mlflow.get_experiment_by_name(experiment)
     if existing is not None:
-        return str(existing.experiment_id)
-    artifacts = None
-    if tracking_uri().startswith("sqlite:"):
-        artifacts = Path(ARTIFACT_ROOT).resolve().as_uri()
-    experiment_id = mlflow.create_experiment(experiment, artifact_location=artifacts)
-    return str(experiment_id)
+        experiment_id = str(existing.experiment_id)
+    else:
+        artifacts = None
+        if tracking_uri().startswith("sqlite:"):
+            artifacts = Path(ARTIFACT_ROOT).resolve().as_uri()
+        experiment_id = str(mlflow.create_experiment(experiment, artifact_location=artifacts))
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def load_model(model_dir: str | Path) -> Any:
+    """Load a scikit-learn model directory that this project logged, and nothing else.
+
+    MLflow's own loader takes the serialisation format and the skops trusted types from the
+    model's MLmodel file, which travels with the model: an edited file could ask for pickle or
+    trust anything. Here the format must be skops and the trusted types are this module's.
+    """
+    root = Path(model_dir)
+    try:
+        flavor = yaml.safe_load((root / "MLmodel").read_text())["flavors"]["sklearn"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+        raise BundleError(f"{root}: not an MLflow scikit-learn model ({exc})") from None
+    if flavor.get("serialization_format") != "skops":
+        raise BundleError(
+            f"{root}: serialised as {flavor.get('serialization_format')!r}, not skops; "
+            "refusing to load"
+        )
+    return skops.io.load(root / flavor["pickled_model"], trusted=SKOPS_TRUSTED_TYPES)
 
 
 def git_commit() -> str:

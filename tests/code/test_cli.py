@@ -64,6 +64,8 @@ def test_a_null_feed_batch_is_quarantined_with_a_report_and_exits_non_zero(workd
         (["validate", "missing.csv"], "no such file"),
         (["validate", "notes.txt"], "expected a .csv, .parquet or .pq file"),
         (["check-params", "--params", "absent.yaml"], "file not found"),
+        (["generate", "params.yaml/inside-a-file.csv"], "File exists"),
+        (["validate", "x.csv", "--params", "."], "Is a directory"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_one(

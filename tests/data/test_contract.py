@@ -148,3 +148,32 @@ def test_a_small_share_of_bad_rows_is_acceptable(fresh_batch: pd.DataFrame) -> N
 def test_the_contract_exports_as_json_schema() -> None:
     exported = ApplicationContract.to_json_schema()
     assert "income" in exported["properties"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "check"),
+    [
+        ("has_guarantor", "maybe", "has_guarantor:coerce_dtype"),
+        ("has_guarantor", None, "has_guarantor:coerce_dtype"),
+        ("age", 30.5, "age:coerce_dtype"),
+        ("n_dependents", "two", "n_dependents:coerce_dtype"),
+        ("defaulted", 0.5, "defaulted:isin"),
+    ],
+)
+def test_coercion_never_turns_a_bad_value_into_a_good_one(
+    fresh_batch: pd.DataFrame, column: str, value: Any, check: str
+) -> None:
+    old = fresh_batch.index[fresh_batch["defaulted"].notna()]
+    row = int(old[0]) if column == "defaulted" and len(old) else 10
+    result = validate_batch(_break(fresh_batch, row, column, value), SCHEMA)
+    assert result.batch_errors == []
+    assert len(result.quarantine) == 1
+    assert check in result.quarantine[FAILED_CHECKS].iloc[0]
+
+
+def test_boolean_spellings_from_a_csv_are_read(fresh_batch: pd.DataFrame) -> None:
+    spelled = fresh_batch.assign(has_guarantor=fresh_batch["has_guarantor"].map(str))
+    result = validate_batch(spelled, SCHEMA)
+    assert result.quarantine.empty
+    assert result.valid["has_guarantor"].dtype == bool
+    assert result.valid["has_guarantor"].tolist() == fresh_batch["has_guarantor"].tolist()

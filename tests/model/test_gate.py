@@ -68,6 +68,12 @@ def test_a_challenger_worse_than_the_champion_is_not_promoted(gate: GateConfig) 
     assert judge(GOOD, LOGISTIC, 0.80, 0.80, gate).promote  # a tie is not worse
 
 
+def test_a_rolled_back_training_run_is_never_promoted_again(gate: GateConfig) -> None:
+    verdict = judge(GOOD, LOGISTIC, 0.79, 0.80, gate, rolled_back=True)
+    assert not verdict.promote
+    assert [line.split(":")[0] for line in verdict.failures] == ["not_rolled_back"]
+
+
 def test_dry_run_judges_but_never_promotes(gate: GateConfig) -> None:
     verdict = judge(GOOD, LOGISTIC, None, 0.80, gate.model_copy(update={"mode": "dry_run"}))
     assert verdict.passed and not verdict.promote

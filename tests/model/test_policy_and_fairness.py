@@ -94,3 +94,25 @@ def test_the_report_agrees_with_fairlearns_one_line_helpers() -> None:
     assert report["equalized_odds_difference"] == pytest.approx(
         equalized_odds_difference(y, 1 - approved, sensitive_features=groups)
     )
+
+
+def test_tied_scores_are_never_split_and_the_band_comes_nearest_the_target() -> None:
+    # Five score levels, as the rule baseline has: 60 %, 25 %, 10 %, 4 %, 1 %.
+    p = np.repeat([0.06, 0.15, 0.30, 0.45, 0.6], [600, 250, 100, 40, 10])
+    policy = choose_policy(p, 5.0, 1.0, referral_rate=0.10)  # threshold 1/6
+    referred = (policy.decide(p) == REFER).mean()
+    assert referred in (0.0, 0.1, 0.25, 0.35, 0.85)  # whole levels only
+    assert abs(referred - 0.10) <= 0.10
+    assert policy.refer_from <= policy.threshold <= policy.reject_from
+    assert (policy.decide(p) == APPROVE).any()
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.1, 0.3])
+def test_on_continuous_scores_the_band_is_centred_and_on_target(rate: float) -> None:
+    p = np.random.default_rng(2).beta(2, 8, 5000)
+    policy = choose_policy(p, 5.0, 1.0, referral_rate=rate)
+    decided = policy.decide(p)
+    assert (decided == REFER).mean() == pytest.approx(rate, abs=1 / 5000)
+    below = (p < policy.threshold) & (decided == REFER)
+    above = (p >= policy.threshold) & (decided == REFER)
+    assert abs(below.mean() - above.mean()) <= 0.01

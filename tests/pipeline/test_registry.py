@@ -77,6 +77,8 @@ def test_promotion_and_rollback_walk_the_champion_chain(
     assert rolled.tags["rolled_back_at"]
     assert registry.client().get_model_version(NAME, v1).tags["restored_by"] == "alice"
 
+    assert registry.rolled_back_runs(NAME) == {str(rolled.run_id)}
+
     with pytest.raises(RegistryError, match="nothing to roll back to"):
         registry.rollback(NAME, by="alice", reason="again")
 

@@ -1,8 +1,9 @@
 """The data contract: what a batch of loan applications must look like, defined once.
 
 The generator draws from these categories, the validate stage enforces the schema, the
-feature lists below feed the models, and the API's request model and the datasheet's column
-table are derived from :class:`ApplicationContract`; nothing retypes the columns.
+feature lists below feed the models, and the serving bundle carries the contract as JSON
+Schema. Whatever else needs the columns (an API's request model, a datasheet's column table)
+derives them from :class:`ApplicationContract` rather than retyping them.
 """
 
 from __future__ import annotations
@@ -104,6 +105,34 @@ class ApplicationContract(pa.DataFrameModel):
         description="1 if the loan defaulted within the label horizon; null until it matured.",
     )
 
+    # Parsers run before coercion. Plain coercion would silently accept a bad value: "maybe"
+    # and null cast to bool are True, 30.5 cast to int is 30. Each parser turns a value it
+    # cannot read exactly into a null (or, for the nullable label, an out-of-set value), so
+    # coercion or a check quarantines that row, and only that row.
+    @pa.parser("has_guarantor")
+    @classmethod
+    def _strict_bool(cls, series: pd.Series) -> pd.Series:
+        if series.dtype == bool:
+            return series
+        return series.map(_as_bool).astype("boolean")
+
+    @pa.parser("age", "loan_term_months", "n_credit_lines", "past_delinquencies", "n_dependents")
+    @classmethod
+    def _whole_numbers(cls, series: pd.Series) -> pd.Series:
+        if pd.api.types.is_integer_dtype(series.dtype):
+            return series
+        numbers = pd.to_numeric(series, errors="coerce")
+        return numbers.where(numbers == numbers.round())
+
+    @pa.parser("defaulted")
+    @classmethod
+    def _label(cls, series: pd.Series) -> pd.Series:
+        if pd.api.types.is_integer_dtype(series.dtype):
+            return series
+        numbers = pd.to_numeric(series, errors="coerce")
+        unreadable = series.notna() & ~numbers.isin([0, 1])
+        return numbers.mask(unreadable, -1)
+
     @pa.dataframe_check(name="employment_within_working_life")
     @classmethod
     def _employment_within_working_life(cls, df: pd.DataFrame) -> pd.Series:
@@ -128,6 +157,21 @@ class ApplicationContract(pa.DataFrameModel):
         unique_column_names = True
 
 
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def _as_bool(value: Any) -> Any:
+    """True or False for the usual spellings of a boolean; NA for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    return pd.NA
+
+
 def contract_json_schema() -> dict[str, Any]:
     """The contract as JSON Schema: what the serving bundle and API clients read."""
     schema: dict[str, Any] = ApplicationContract.to_json_schema()  # type: ignore[no-untyped-call]
@@ -148,7 +192,7 @@ def contract_for(
     maturity = as_of_ts - pd.DateOffset(months=label_horizon_months)
 
     def not_in_future(df: pd.DataFrame) -> pd.Series:
-        return df[TIMESTAMP] <= as_of_ts
+        return ~(df[TIMESTAMP] > as_of_ts)  # a null is reported by not_nullable alone
 
     def label_not_before_maturity(df: pd.DataFrame) -> pd.Series:
         return df[LABEL].isna() | (df[TIMESTAMP] <= maturity)

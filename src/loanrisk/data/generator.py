@@ -5,7 +5,8 @@ The causal structure is explicit: :data:`NUMERIC_EFFECTS`, :data:`CATEGORY_EFFEC
 datasheet prints, so a student can check a trained model against the truth.
 
 Each month is drawn from its own random stream, seeded by ``(seed, year, month)``: a
-month's batch is the same whatever range it is generated in. Named scenarios
+month's batch depends only on the seed, the month and its number of rows, not on the range
+it is generated in. Named scenarios
 (:mod:`loanrisk.data.scenarios`) then change the months from ``scenario_start`` on.
 """
 

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from loanrisk.data.contract import LABEL, TIMESTAMP
+from loanrisk.errors import DataSourceError
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,25 @@ def out_of_time_split(
         test=data[t >= s].reset_index(drop=True),
         immature=int((~matured).sum()),
     )
+
+
+def ensure_usable(split: Split) -> None:
+    """Raise :class:`DataSourceError` when a part is empty or holds one class only.
+
+    Either makes every later stage meaningless (no fit, no AUC), so the split stage stops with
+    the boundaries to move rather than letting scikit-learn fail three stages later.
+    """
+    for name, part in split.parts().items():
+        if part.empty:
+            raise DataSourceError(
+                f"the {name} split is empty: move split.valid_from / split.test_from inside "
+                "the matured months, or ingest a longer range"
+            )
+        if part[LABEL].nunique() < 2:
+            raise DataSourceError(
+                f"the {name} split holds only one outcome ({len(part)} rows): it needs both "
+                "defaults and repayments"
+            )
 
 
 def split_report(split: Split) -> dict[str, Any]:

@@ -53,10 +53,10 @@ class ValidationResult:
 def validate_batch(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> ValidationResult:
     """Split ``frame`` into rows that satisfy ``schema`` and rows that do not.
 
-    Raises :class:`ContractError` when the batch is broken as a whole: a column is missing or
-    unexpected, a column cannot be read as its type in any row, or a batch-level rule (such as
-    freshness) fails. Then no row can be trusted, and quarantining every row would hide the
-    real cause.
+    When the batch is broken as a whole (a column missing or unexpected, a column unreadable
+    as its type in any row, a batch-level rule such as freshness failing) no row can be
+    trusted: every row is quarantined and ``batch_errors`` names the cause, which
+    :func:`ensure_acceptable` then raises as a :class:`ContractError`.
     """
     frame = frame.reset_index(drop=True)
     cases = _failure_cases(schema, frame)
@@ -110,12 +110,16 @@ def ensure_acceptable(result: ValidationResult, max_quarantine_share: float) -> 
             "the batch breaks the contract as a whole: " + "; ".join(result.batch_errors)
         )
     if result.quarantined_share > max_quarantine_share:
-        worst = result.failures[0]
+        worst = result.failures[0] if result.failures else None
+        common = (
+            f"; most common: {_check_label(worst['column'], worst['check'])} "
+            f"in {worst['rows']} rows"
+            if worst
+            else ""
+        )
         raise ContractError(
             f"{len(result.quarantine)} of {result.rows_in} rows quarantined "
-            f"({result.quarantined_share:.1%} > {max_quarantine_share:.1%} allowed); "
-            f"most common: {_check_label(worst['column'], worst['check'])} "
-            f"in {worst['rows']} rows"
+            f"({result.quarantined_share:.1%} > {max_quarantine_share:.1%} allowed){common}"
         )
 
 

@@ -44,21 +44,40 @@ def cost_optimal_threshold(cost_approve_default: float, cost_reject_good: float)
 def choose_policy(
     p_valid: ArrayLike, cost_approve_default: float, cost_reject_good: float, referral_rate: float
 ) -> DecisionPolicy:
-    """The cost-optimal threshold with a referral band holding ``referral_rate`` of ``p_valid``.
+    """The cost-optimal threshold with a referral band around it.
 
-    The band is centred on the threshold's rank among the validation scores, so it holds the
-    applications whose scores are nearest the decision, whatever the score distribution.
+    The band ``[refer_from, reject_from)`` contains the threshold and refers the share of
+    ``p_valid`` closest to ``referral_rate``; among equally close bands, the one most centred
+    on the threshold's rank. Its edges are score values, so tied scores are never split: a
+    model with a few distinct scores (the rule baseline) gets the band that comes nearest the
+    target, which may be no band at all.
     """
     t = cost_optimal_threshold(cost_approve_default, cost_reject_good)
     scores = np.sort(np.asarray(p_valid, dtype=float))
-    if referral_rate <= 0 or len(scores) == 0:
+    n = len(scores)
+    if referral_rate <= 0 or n == 0:
         return DecisionPolicy(t, t, t)
-    centre = np.searchsorted(scores, t) / len(scores)
-    lo_q = max(0.0, centre - referral_rate / 2)
-    hi_q = min(1.0, lo_q + referral_rate)
-    lo_q = max(0.0, hi_q - referral_rate)
-    lo, hi = np.quantile(scores, [lo_q, hi_q])
-    return DecisionPolicy(threshold=t, refer_from=float(min(lo, t)), reject_from=float(max(hi, t)))
+    edges = np.unique(np.append(scores, t))
+    share_below = np.searchsorted(scores, edges, side="left") / n  # share of scores < edge
+    lows = np.flatnonzero(edges <= t)
+    highs = np.append(np.flatnonzero(edges >= t), len(edges))  # len(edges): no upper edge
+    high_share = np.append(share_below, 1.0)[highs]
+    # For each lower edge, the upper edges whose band share is just below and above target.
+    wanted = share_below[lows] + referral_rate
+    right = np.clip(np.searchsorted(high_share, wanted), 0, len(highs) - 1)
+    left = np.clip(right - 1, 0, len(highs) - 1)
+    lo_idx = np.concatenate([lows, lows])
+    hi_pos = np.concatenate([right, left])
+    band = high_share[hi_pos] - share_below[lo_idx]
+    centre = np.searchsorted(scores, t, side="left") / n
+    miss = np.abs(band - referral_rate)
+    offset = np.abs((high_share[hi_pos] + share_below[lo_idx]) / 2 - centre)
+    best = np.lexsort((offset, np.round(miss, 12)))[0]
+    refer_from = float(edges[lo_idx[best]])
+    high = highs[hi_pos[best]]
+    # No upper edge: nothing is rejected automatically (a bound above any probability).
+    reject_from = float(edges[high]) if high < len(edges) else float(np.nextafter(1.0, 2.0))
+    return DecisionPolicy(threshold=t, refer_from=refer_from, reject_from=reject_from)
 
 
 def policy_metrics(

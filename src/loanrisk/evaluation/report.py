@@ -59,7 +59,9 @@ def evaluate_model(
             y, p, policy, problem.cost_approve_default, problem.cost_reject_good
         ),
         "slices": {
-            column: slice_report(y, p, policy.threshold, banded[column], cfg.min_slice_size)
+            column: slice_report(
+                y, p, policy.threshold, banded[column], cfg.min_slice_size, cfg.calibration_bins
+            )
             for column in SLICES
         },
         "fairness": {

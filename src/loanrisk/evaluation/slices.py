@@ -13,7 +13,12 @@ from loanrisk.evaluation.metrics import expected_calibration_error
 
 
 def slice_report(
-    y: ArrayLike, p: ArrayLike, threshold: float, groups: pd.Series, min_size: int
+    y: ArrayLike,
+    p: ArrayLike,
+    threshold: float,
+    groups: pd.Series,
+    min_size: int,
+    n_bins: int = 10,
 ) -> dict[str, dict[str, Any]]:
     """Per group: size, default rate, mean score, approval rate, ROC-AUC and ECE.
 
@@ -33,6 +38,6 @@ def slice_report(
             "mean_score": float(pg.mean()),
             "approval_rate": float((pg < threshold).mean()),
             "roc_auc": float(roc_auc_score(yg, pg)) if measurable else None,
-            "ece": expected_calibration_error(yg, pg) if measurable else None,
+            "ece": expected_calibration_error(yg, pg, n_bins) if measurable else None,
         }
     return out

@@ -2,9 +2,12 @@
 
 ``models/champion/`` holds the champion's MLflow model directory (skops format), the
 contract as JSON Schema, the decision policy, and one provenance record. The provenance
-lists the SHA-256 of every file; :func:`load_bundle` refuses a bundle whose files differ,
-and skops refuses any type outside the model's explicit trusted list: nothing unverified
-is ever unpickled.
+lists the SHA-256 of every file, and :func:`load_bundle` refuses a bundle whose files differ
+(corruption, a partial copy, a hand edit). The model is read only as skops, with the
+project's own trusted-type list (:func:`loanrisk.tracking.load_model`), never as pickle:
+no type outside that list is ever instantiated. The SHA-256 list lives in the bundle itself,
+so it detects accidents, not an attacker who can rewrite the whole directory; that needs a
+signature kept elsewhere.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from mlflow.entities.model_registry import ModelVersion
 from loanrisk.data.contract import contract_json_schema
 from loanrisk.errors import BundleError
 from loanrisk.registry.registry import tag_json
+from loanrisk.tracking import load_model
 
 MODEL_DIR = "model"
 CONTRACT = "contract.schema.json"
@@ -60,7 +64,7 @@ def export_bundle(
     """Write the bundle for ``model_uri`` to ``destination``, replacing it atomically.
 
     With ``model_uri`` None (no champion yet) the bundle holds only a provenance record that
-    says so, and serving refuses to start from it.
+    says so, and :func:`load_bundle` refuses it.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +82,7 @@ def export_bundle(
         record = {**provenance, "files_sha256": _manifest(staging)}
         (staging / PROVENANCE).write_text(json.dumps(record, indent=2, default=str) + "\n")
         old = destination.with_name(f".{destination.name}.old")
+        shutil.rmtree(old, ignore_errors=True)  # left behind by an interrupted export
         if destination.exists():
             os.replace(destination, old)
         os.replace(staging, destination)
@@ -117,6 +122,9 @@ def verify_bundle(path: str | Path) -> dict[str, Any]:
     if provenance.get("version") is None:
         raise BundleError(f"{path}: the bundle holds no champion ({provenance.get('reason')})")
     expected = provenance.get("files_sha256", {})
+    required = {f"{MODEL_DIR}/MLmodel", POLICY, CONTRACT}
+    if not required <= set(expected):
+        raise BundleError(f"{path}: provenance does not list {sorted(required - set(expected))}")
     actual = _manifest(root)
     if set(expected) != set(actual):
         missing = sorted(set(expected) - set(actual))
@@ -134,6 +142,6 @@ def load_bundle(path: str | Path) -> Bundle:
     """Verify, then load the bundle's model (skops, explicit trusted types) and policy."""
     provenance = verify_bundle(path)
     root = Path(path)
-    model = mlflow.sklearn.load_model(str(root / MODEL_DIR))
+    model = load_model(root / MODEL_DIR)
     policy = json.loads((root / POLICY).read_text())
     return Bundle(model=model, policy=policy, provenance=provenance)

@@ -57,11 +57,14 @@ def judge(
     champion_roc_auc: float | None,
     challenger_roc_auc: float,
     config: GateConfig,
+    rolled_back: bool = False,
 ) -> Verdict:
     """Judge the candidate's evaluation report against the gate's thresholds.
 
     ``champion_roc_auc`` is the current champion's ROC-AUC on the same test split (None when
-    there is no champion yet); ``challenger_roc_auc`` is the candidate's on those rows.
+    there is no champion yet); ``challenger_roc_auc`` is the candidate's on those rows, by the
+    same computation. ``rolled_back`` says the candidate's training run was rolled back
+    before: a person decided against it, and only a new training run may replace that.
     """
     uplift = candidate["test"]["roc_auc"] - logistic["test"]["roc_auc"]
     criteria = [
@@ -112,6 +115,15 @@ def judge(
                 "ROC-AUC on the same test rows vs the champion's",
             )
         )
+    criteria.append(
+        Criterion(
+            "not_rolled_back",
+            False,
+            rolled_back,
+            not rolled_back,
+            "this training run was rolled back before" if rolled_back else "never rolled back",
+        )
+    )
     passed = all(c.passed for c in criteria)
     promote = {"enforce": passed, "dry_run": False, "off": True}[config.mode]
     return Verdict(mode=config.mode, passed=passed, promote=promote, criteria=criteria)

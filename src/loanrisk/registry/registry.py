@@ -41,8 +41,37 @@ def version_by_alias(name: str, alias: str) -> ModelVersion | None:
     """The version behind ``alias``, or None when the model or the alias does not exist."""
     try:
         return client().get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if _is_absent(exc):
+            return None
+        raise
+
+
+def _is_absent(exc: MlflowException) -> bool:
+    """The model or the alias does not exist (any other store error is a real error)."""
+    if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    message = str(exc).lower()
+    return (
+        exc.error_code == "INVALID_PARAMETER_VALUE"
+        and "alias" in message
+        and "not found" in message
+    )
+
+
+def rolled_back_runs(name: str) -> set[str]:
+    """Run ids of every version of ``name`` that was ever rolled back.
+
+    A rolled-back model must not come back by itself: the next `dvc repro` re-registers the
+    same training run, and without this check it would beat the restored champion again.
+    """
+    try:
+        versions = client().search_model_versions(f"name = '{name}'")
+    except MlflowException as exc:
+        if _is_absent(exc):
+            return set()
+        raise
+    return {str(v.run_id) for v in versions if v.tags.get("rolled_back_at") and v.run_id}
 
 
 def register_challenger(name: str, model_uri: str, tags: dict[str, Any]) -> ModelVersion:
@@ -50,7 +79,9 @@ def register_challenger(name: str, model_uri: str, tags: dict[str, Any]) -> Mode
     c = client()
     try:
         c.get_registered_model(name)
-    except MlflowException:
+    except MlflowException as exc:
+        if not _is_absent(exc):
+            raise
         c.create_registered_model(name, description="Probability of default within 12 months.")
     version = c.create_model_version(
         name, model_uri, run_id=tags.get("run_id"), tags=_as_tags(tags)
@@ -62,11 +93,13 @@ def register_challenger(name: str, model_uri: str, tags: dict[str, Any]) -> Mode
 def promote(name: str, version: str, previous: str | None, reason: str) -> None:
     """Point ``champion`` at ``version``, remembering the champion it replaces."""
     c = client()
-    c.set_registered_model_alias(name, CHAMPION, version)
-    c.set_model_version_tag(name, version, "promoted_at", _now())
-    c.set_model_version_tag(name, version, "promotion_reason", reason)
+    # The way back is written before the alias moves: a failure in between leaves a
+    # champion that can still be rolled back.
     if previous is not None and previous != version:
         c.set_model_version_tag(name, version, PREVIOUS, previous)
+    c.set_model_version_tag(name, version, "promoted_at", _now())
+    c.set_model_version_tag(name, version, "promotion_reason", reason)
+    c.set_registered_model_alias(name, CHAMPION, version)
 
 
 def rollback(name: str, by: str, reason: str) -> Rollback:
