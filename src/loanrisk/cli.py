@@ -17,11 +17,9 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from mlflow.exceptions import MlflowException
 
 from loanrisk import stage
 from loanrisk.config import SCENARIOS, Params, load_params
-from loanrisk.errors import ConfigError, LoanriskError
 
 app = typer.Typer(
     help="Loan default risk: the lifecycle commands that live outside `dvc repro`.",
@@ -207,7 +205,9 @@ def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 1."""
     try:
         app()
-    except (LoanriskError, ConfigError, OSError, MlflowException) as exc:
+    except Exception as exc:
+        if not stage.is_user_error(exc):
+            raise
         print(f"error: {stage.one_line(exc)}", file=sys.stderr)
         raise SystemExit(1) from None
 

@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from mlflow.exceptions import MlflowException
 
 from loanrisk.errors import LoanriskError
-from loanrisk.tracking import tracking_uri
 
 
 def run(main: Callable[[], None]) -> None:
@@ -26,15 +24,32 @@ def run(main: Callable[[], None]) -> None:
     """
     try:
         main()
-    except (LoanriskError, OSError, MlflowException) as exc:
+    except Exception as exc:
+        if not is_user_error(exc):
+            raise
         print(f"error: {one_line(exc)}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def _from_mlflow(exc: BaseException) -> bool:
+    # By name, so that a stage that never touches MLflow does not pay for importing it.
+    return any(
+        cls.__name__ == "MlflowException" and cls.__module__.startswith("mlflow")
+        for cls in type(exc).__mro__
+    )
+
+
+def is_user_error(exc: BaseException) -> bool:
+    """An error the user can act on: the project's own, a file problem, an MLflow store one."""
+    return isinstance(exc, (LoanriskError, OSError)) or _from_mlflow(exc)
 
 
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line, with MLflow's kind of error named."""
     text = " ".join(str(exc).split())
-    if isinstance(exc, MlflowException):
+    if _from_mlflow(exc):
+        from loanrisk.tracking import tracking_uri  # mlflow is imported already by now
+
         return f"MLflow store {tracking_uri()}: {text}"
     if isinstance(exc, OSError) and not text:
         return type(exc).__name__
