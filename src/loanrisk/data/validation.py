@@ -59,9 +59,10 @@ def validate_batch(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> Validatio
     :func:`ensure_acceptable` then raises as a :class:`ContractError`.
     """
     frame = frame.reset_index(drop=True)
-    cases = _failure_cases(schema, frame)
-    if cases is None:
-        return ValidationResult(valid=schema.validate(frame), quarantine=_empty(frame))
+    validated, cases = _attempt(schema, frame)
+    if validated is not None:
+        return ValidationResult(valid=validated, quarantine=_empty(frame))
+    assert cases is not None
     row_cases = _row_cases(cases)
     structural = _columns_unreadable_everywhere(row_cases, len(frame))
     unreadable = row_cases[row_cases["check"].astype(str).str.startswith("coerce_dtype")]
@@ -69,7 +70,7 @@ def validate_batch(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> Validatio
         # A value that cannot be read as its type makes the column's other checks raise for the
         # whole batch; judge the rest of the batch without those rows.
         rest = frame.loc[~frame.index.isin(unreadable["index"])]
-        rest_cases = _failure_cases(schema, rest)
+        _, rest_cases = _attempt(schema, rest)
         cases = rest_cases if rest_cases is not None else cases.iloc[0:0]
         row_cases = pd.concat([unreadable, _row_cases(cases)], ignore_index=True)
     batch_errors = []
@@ -91,10 +92,10 @@ def validate_batch(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> Validatio
         return ValidationResult(
             valid=good.copy(), quarantine=quarantine, failures=_group_failures(row_cases)
         )
-    try:
-        valid = schema.validate(good, lazy=True)
-    except pa.errors.SchemaErrors as exc:  # only batch-level rules can fail on the good rows
-        reasons = [_describe_batch_case(row) for row in exc.failure_cases.itertuples()]
+    valid, good_cases = _attempt(schema, good)
+    if valid is None:  # only batch-level rules can fail on the good rows
+        assert good_cases is not None
+        reasons = [_describe_batch_case(row) for row in good_cases.itertuples()]
         return _whole_batch_quarantined(frame, reasons, _group_failures(row_cases))
     return ValidationResult(
         valid=valid.reset_index(drop=True),
@@ -136,14 +137,15 @@ def _whole_batch_quarantined(
     )
 
 
-def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | None:
-    """Every failure of ``frame`` against ``schema`` as pandera's table, or None if it passes."""
+def _attempt(
+    schema: pa.DataFrameSchema, frame: pd.DataFrame
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The validated (coerced) frame, or every failure as pandera's table: exactly one."""
     try:
-        schema.validate(frame, lazy=True)
+        return schema.validate(frame, lazy=True), None
     except pa.errors.SchemaErrors as exc:
         cases: pd.DataFrame = exc.failure_cases
-        return cases
-    return None
+        return None, cases
 
 
 def _row_cases(cases: pd.DataFrame) -> pd.DataFrame:
