@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -87,6 +88,15 @@ def write_text(path: str | Path, text: str) -> None:
 def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
+
+
+def file_digest(path: str | Path, algorithm: str) -> str:
+    """A file's hex digest (``md5``, ``sha256``, ...), read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm, usedforsecurity=algorithm != "md5")
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_json(path: str | Path) -> Any:

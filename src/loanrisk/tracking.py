@@ -6,7 +6,6 @@ stages that track, so tests and notebooks choose their own store.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -21,6 +20,7 @@ import yaml
 from mlflow.models import infer_signature
 
 from loanrisk.errors import BundleError
+from loanrisk.stage import file_digest
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 ARTIFACT_ROOT = "mlartifacts"
@@ -126,14 +126,6 @@ def _git(*args: str) -> str:
     ).stdout.strip()
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def log_metrics(metrics: dict[str, Any], prefix: str = "") -> None:
     """Log the numeric leaves of a nested dict, keys joined with '.'."""
     flat: dict[str, float] = {}
@@ -152,8 +144,4 @@ def log_metrics(metrics: dict[str, Any], prefix: str = "") -> None:
 
 def file_md5(path: str | Path) -> str:
     """The MD5 of a file: the hash `dvc.lock` records for it, so MLflow and DVC agree."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "md5")

@@ -12,7 +12,6 @@ signature kept elsewhere.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from mlflow.entities.model_registry import ModelVersion
 from loanrisk.data.contract import contract_json_schema
 from loanrisk.errors import BundleError
 from loanrisk.registry.registry import tag_json
+from loanrisk.stage import file_digest
 from loanrisk.tracking import load_model
 
 MODEL_DIR = "model"
@@ -42,17 +42,9 @@ class Bundle:
     provenance: dict[str, Any]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _manifest(root: Path) -> dict[str, str]:
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != PROVENANCE)
-    return {str(p.relative_to(root)): _sha256(p) for p in files}
+    return {str(p.relative_to(root)): file_digest(p, "sha256") for p in files}
 
 
 def export_bundle(
