@@ -35,10 +35,8 @@ def main() -> None:
         for plot, rows in evaluation.plots.items():
             stage.write_json(f"{PLOTS}/{plot}/{name}.json", rows)
         with mlflow.start_run(run_id=runs[name]["run_id"]):
-            tracking.log_metrics(
-                {k: evaluation.report[k] for k in ("decisions", "roc_auc_ci95")}, "eval"
-            )
-            tracking.log_metrics({"fairness": evaluation.report["fairness"]}, "eval")
+            logged = ("decisions", "roc_auc_ci95", "fairness")
+            tracking.log_metrics({k: evaluation.report[k] for k in logged}, "eval")
             mlflow.log_dict(evaluation.report, "evaluation/report.json")
             for plot, rows in evaluation.plots.items():
                 mlflow.log_dict({"rows": rows}, f"evaluation/plots/{plot}.json")

@@ -10,12 +10,12 @@ import warnings
 
 import mlflow
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from loanrisk import stage, tracking
 from loanrisk.config import load_params
 from loanrisk.data.contract import LABEL
-from loanrisk.evaluation.behaviour import score
+from loanrisk.evaluation.metrics import headline_metrics
+from loanrisk.models.train import score
 from loanrisk.registry import registry
 from loanrisk.registry.bundle import export_bundle, provenance_for
 from loanrisk.registry.gate import judge
@@ -25,11 +25,6 @@ RUNS = "models/runs.json"
 TEST = "data/splits/test.parquet"
 GATE = "reports/gate.json"
 BUNDLE = "models/champion"
-CANDIDATE = "models/candidate"
-
-
-def _roc_auc(model: object, test: pd.DataFrame) -> float:
-    return float(roc_auc_score(test[LABEL].to_numpy(dtype=int), score(model, test)))
 
 
 def _registered_model(name: str, version: str) -> object:
@@ -65,13 +60,19 @@ def main() -> None:
             "metrics": candidate["test"],
         },
     )
-    # Both models scored on the same rows by the same computation.
-    challenger_auc = _roc_auc(tracking.load_model(CANDIDATE), test)
+    # The champion is scored on the same test rows by the same computation as the candidate.
     champion_auc = None
     if champion is not None:
-        champion_auc = _roc_auc(_registered_model(name, str(champion.version)), test)
+        champion_model = _registered_model(name, str(champion.version))
+        y = test[LABEL].to_numpy(dtype=int)
+        champion_auc = headline_metrics(y, score(champion_model, test))["roc_auc"]
     verdict = judge(
-        candidate, metrics["logistic"], champion_auc, challenger_auc, params.gate, rolled_back
+        candidate,
+        metrics["logistic"],
+        champion_auc,
+        candidate["test"]["roc_auc"],
+        params.gate,
+        rolled_back,
     )
     client = registry.client()
     client.set_model_version_tag(name, challenger.version, "gate_passed", str(verdict.passed))

@@ -4,6 +4,7 @@ import pandas as pd
 
 from loanrisk import stage
 from loanrisk.config import load_params
+from loanrisk.data.contract import maturity_cutoff
 from loanrisk.data.split import ensure_usable, out_of_time_split, split_report
 
 VALID = "data/validated/applications.parquet"
@@ -13,14 +14,12 @@ REPORT = "reports/split.json"
 
 def main() -> None:
     params = load_params()
-    matured_before = pd.Timestamp(params.data.as_of) - pd.DateOffset(
-        months=params.problem.label_horizon_months
-    )
+    matured_by = maturity_cutoff(params.data.as_of, params.problem.label_horizon_months)
     split = out_of_time_split(
         pd.read_parquet(VALID),
         params.split.valid_from,
         params.split.test_from,
-        matured_before.date(),
+        matured_by,
     )
     ensure_usable(split)
     for name, part in split.parts().items():
@@ -29,7 +28,7 @@ def main() -> None:
     report["boundaries"] = {
         "valid_from": str(params.split.valid_from),
         "test_from": str(params.split.test_from),
-        "matured_before": str(matured_before.date()),
+        "matured_by": str(matured_by),
     }
     stage.write_json(REPORT, report)
     sizes = ", ".join(f"{k} {len(v)}" for k, v in split.parts().items())

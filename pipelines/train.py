@@ -47,7 +47,6 @@ def log_and_save(
         "run_id": run.info.run_id,
         "model_uri": info.model_uri,
         "data_md5": data_md5,
-        **{f"note.{k}": str(v) for k, v in model.notes.items() if k == "calibration"},
     }
 
 

@@ -4,18 +4,20 @@ Writes data/validated/, data/quarantine/, reports/validation.json and reports/va
 then fails (exit 1, one line) if the batch is broken or too much of it was quarantined.
 """
 
+from pathlib import Path
+
 import pandas as pd
 
 from loanrisk import stage
 from loanrisk.config import load_params
 from loanrisk.data.contract import contract_for
-from loanrisk.data.validation import ensure_acceptable, summary_markdown, validate_batch
+from loanrisk.data.validation import ensure_acceptable, validate_batch, write_outputs
 
-RAW = "data/raw/applications.parquet"
-VALID = "data/validated/applications.parquet"
-QUARANTINE = "data/quarantine/applications.parquet"
-REPORT = "reports/validation.json"
-SUMMARY = "reports/validation.md"
+RAW = Path("data/raw/applications.parquet")
+VALID = Path("data/validated/applications.parquet")
+QUARANTINE = Path("data/quarantine/applications.parquet")
+REPORT = Path("reports/validation.json")
+SUMMARY = Path("reports/validation.md")
 
 
 def main() -> None:
@@ -26,11 +28,7 @@ def main() -> None:
         params.contract.max_staleness_days,
     )
     result = validate_batch(pd.read_parquet(RAW), schema)
-    report = result.report()
-    stage.write_parquet(VALID, result.valid)
-    stage.write_parquet(QUARANTINE, stage.parquet_safe(result.quarantine))
-    stage.write_json(REPORT, report)
-    stage.write_text(SUMMARY, summary_markdown(report))
+    report = write_outputs(result, VALID, QUARANTINE, REPORT, SUMMARY)
     print(
         f"validate: {report['rows_valid']} valid, {report['rows_quarantined']} quarantined "
         f"of {report['rows_in']} -> {VALID}, {QUARANTINE}"

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from loanrisk.config import Params, load_params
+from loanrisk.data.contract import maturity_cutoff
 from loanrisk.data.generator import GeneratorSpec, generate
 from loanrisk.data.split import out_of_time_split
 
@@ -44,7 +45,7 @@ def splits() -> dict[str, pd.DataFrame]:
         as_of=dt.date(2025, 1, 1),
     )
     return out_of_time_split(
-        generate(spec), dt.date(2023, 8, 1), dt.date(2023, 10, 1), dt.date(2024, 1, 1)
+        generate(spec), dt.date(2023, 8, 1), dt.date(2023, 10, 1), maturity_cutoff(AS_OF, 12)
     ).parts()
 
 

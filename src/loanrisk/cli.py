@@ -118,7 +118,7 @@ def validate(
     """Validate a batch against the data contract; exit 1 if it is not acceptable."""
     from loanrisk.data.contract import contract_for
     from loanrisk.data.readers import read_table
-    from loanrisk.data.validation import ensure_acceptable, summary_markdown, validate_batch
+    from loanrisk.data.validation import ensure_acceptable, validate_batch, write_outputs
 
     params = load_params(params_path)
     snapshot = _parse_date(as_of, "--as-of") if as_of else params.data.as_of
@@ -136,10 +136,8 @@ def validate(
     result = validate_batch(frame, schema)
     report = result.report()
     if out_dir is not None:
-        stage.write_json(out_dir / "validation.json", report)
-        stage.write_text(out_dir / "validation.md", summary_markdown(report))
-        stage.write_parquet(out_dir / "valid.parquet", result.valid)
-        stage.write_parquet(out_dir / "quarantine.parquet", stage.parquet_safe(result.quarantine))
+        names = ("valid.parquet", "quarantine.parquet", "validation.json", "validation.md")
+        write_outputs(result, *(out_dir / name for name in names))
     print(
         f"{report['rows_valid']} valid, {report['rows_quarantined']} quarantined "
         f"of {report['rows_in']} rows" + (f" (report in {out_dir})" if out_dir else "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -20,7 +20,7 @@ from loanrisk.errors import ConfigError
 Date = Annotated[dt.date, Field(strict=False)]
 
 Scenario = Literal["none", "recession", "new_category", "null_feed", "unit_change"]
-SCENARIOS: tuple[str, ...] = ("none", "recession", "new_category", "null_feed", "unit_change")
+SCENARIOS: tuple[str, ...] = get_args(Scenario)
 
 
 class _Frozen(BaseModel):

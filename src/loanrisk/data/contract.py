@@ -172,6 +172,15 @@ def _as_bool(value: Any) -> Any:
     return pd.NA
 
 
+def maturity_cutoff(as_of: dt.date, label_horizon_months: int) -> pd.Timestamp:
+    """Applications filed on or before this instant have a known outcome at ``as_of``.
+
+    The one definition of label maturity: the generator hides younger labels, the contract
+    refuses them, the split keeps only older rows.
+    """
+    return pd.Timestamp(as_of) - pd.DateOffset(months=label_horizon_months)
+
+
 def contract_json_schema() -> dict[str, Any]:
     """The contract as JSON Schema: what the serving bundle and API clients read."""
     schema: dict[str, Any] = ApplicationContract.to_json_schema()  # type: ignore[no-untyped-call]
@@ -189,7 +198,7 @@ def contract_for(
     - freshness: the newest application is at most ``max_staleness_days`` old (batch level).
     """
     as_of_ts = pd.Timestamp(as_of)
-    maturity = as_of_ts - pd.DateOffset(months=label_horizon_months)
+    maturity = maturity_cutoff(as_of, label_horizon_months)
 
     def not_in_future(df: pd.DataFrame) -> pd.Series:
         return ~(df[TIMESTAMP] > as_of_ts)  # a null is reported by not_nullable alone

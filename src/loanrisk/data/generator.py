@@ -25,6 +25,7 @@ from loanrisk.data.contract import (
     LOAN_TERMS,
     REGIONS,
     SEXES,
+    maturity_cutoff,
 )
 
 BASE_LOG_ODDS = -3.2
@@ -126,7 +127,7 @@ def hide_immature_labels(frame: pd.DataFrame, as_of: dt.date, horizon_months: in
     In production the outcome of a loan is only known ``horizon_months`` after it was granted;
     the snapshot must not know the future.
     """
-    matured = frame["applied_at"] + pd.DateOffset(months=horizon_months) <= pd.Timestamp(as_of)
+    matured = frame["applied_at"] <= maturity_cutoff(as_of, horizon_months)
     out = frame.copy()
     out["defaulted"] = out["defaulted"].where(matured, pd.NA).astype("Int8")
     return out

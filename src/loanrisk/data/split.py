@@ -29,12 +29,12 @@ class Split:
 
 
 def out_of_time_split(
-    frame: pd.DataFrame, valid_from: dt.date, test_from: dt.date, matured_before: dt.date
+    frame: pd.DataFrame, valid_from: dt.date, test_from: dt.date, matured_by: pd.Timestamp
 ) -> Split:
-    """Split matured rows by ``applied_at`` into [.., valid_from), [valid_from, test_from),
-    [test_from, matured_before)."""
+    """Split matured rows by ``applied_at``: [.., valid_from), [valid_from, test_from) and
+    [test_from, matured_by], where ``matured_by`` comes from ``contract.maturity_cutoff``."""
     t = frame[TIMESTAMP]
-    matured = frame[LABEL].notna() & (t < pd.Timestamp(matured_before))
+    matured = frame[LABEL].notna() & (t <= matured_by)
     data = frame[matured].sort_values(TIMESTAMP, kind="stable")
     t = data[TIMESTAMP]
     v, s = pd.Timestamp(valid_from), pd.Timestamp(test_from)

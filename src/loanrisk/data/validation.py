@@ -8,11 +8,13 @@ up either in ``valid`` or in ``quarantine`` with the checks it failed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
 import pandera.pandas as pa
 
+from loanrisk import stage
 from loanrisk.data.contract import ID
 from loanrisk.errors import ContractError
 
@@ -247,3 +249,18 @@ def summary_markdown(report: dict[str, Any]) -> str:
     else:
         lines.append("Every row satisfies the contract.")
     return "\n".join(lines) + "\n"
+
+
+def write_outputs(
+    result: ValidationResult, valid: Path, quarantine: Path, report: Path, summary: Path
+) -> dict[str, Any]:
+    """Write the four outputs of a validation (the stage and the CLI alike); return the report.
+
+    The one place that touches files here: everything above is pure.
+    """
+    payload = result.report()
+    stage.write_parquet(valid, result.valid)
+    stage.write_parquet(quarantine, stage.parquet_safe(result.quarantine))
+    stage.write_json(report, payload)
+    stage.write_text(summary, summary_markdown(payload))
+    return payload

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loanrisk.data.contract import FEATURES
+from loanrisk.models.train import score
 
 SAMPLE_SIZE = 500
 
@@ -31,12 +31,6 @@ class BehaviourResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def score(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    """The model's probability of default for each row of an application frame."""
-    p: np.ndarray = model.predict_proba(frame.loc[:, list(FEATURES)])[:, 1]
-    return p
 
 
 Perturbation = Callable[[pd.DataFrame], pd.DataFrame]

@@ -23,12 +23,13 @@ def expected_calibration_error(y: ArrayLike, p: ArrayLike, n_bins: int = 10) -> 
 def headline_metrics(y: ArrayLike, p: ArrayLike, n_bins: int = 10) -> dict[str, float]:
     """ROC-AUC, PR-AUC, Brier score, log loss and ECE of scores ``p`` for labels ``y``."""
     y_arr = np.asarray(y, dtype=int)
-    p_arr = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    p_arr = np.asarray(p, dtype=float)
     return {
         "roc_auc": float(roc_auc_score(y_arr, p_arr)),
         "pr_auc": float(average_precision_score(y_arr, p_arr)),
         "brier": float(brier_score_loss(y_arr, p_arr)),
-        "log_loss": float(log_loss(y_arr, p_arr, labels=[0, 1])),
+        # Only log loss needs the clip: a score of exactly 0 or 1 would make it infinite.
+        "log_loss": float(log_loss(y_arr, np.clip(p_arr, 1e-6, 1 - 1e-6), labels=[0, 1])),
         "ece": expected_calibration_error(y_arr, p_arr, n_bins),
     }
 

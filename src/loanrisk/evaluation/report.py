@@ -13,11 +13,12 @@ import pandas as pd
 from loanrisk.config import Params
 from loanrisk.data.contract import LABEL
 from loanrisk.evaluation import curves
-from loanrisk.evaluation.behaviour import run_behaviour_tests, score
+from loanrisk.evaluation.behaviour import run_behaviour_tests
 from loanrisk.evaluation.fairness import age_band, fairness_report
 from loanrisk.evaluation.metrics import bootstrap_roc_auc, headline_metrics
 from loanrisk.evaluation.policy import choose_policy, policy_metrics
 from loanrisk.evaluation.slices import slice_report
+from loanrisk.models.train import score
 
 SLICES = ("loan_purpose", "region", "employment_type", "age_band", "sex")
 FAIRNESS_GROUPS = ("sex", "age_band")

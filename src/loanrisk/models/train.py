@@ -35,6 +35,13 @@ def features(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[:, list(FEATURES)]
 
 
+def score(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """Each row's probability of default; the model sees the feature columns only, never the
+    protected attributes, whatever else the frame holds."""
+    p: np.ndarray = model.predict_proba(features(frame))[:, 1]
+    return p
+
+
 def labels(frame: pd.DataFrame) -> np.ndarray:
     return frame[LABEL].to_numpy(dtype=int)
 
@@ -70,7 +77,7 @@ def fit_model(name: str, params: Params, splits: dict[str, pd.DataFrame]) -> Tra
     metrics = {
         part: headline_metrics(
             labels(splits[part]),
-            estimator.predict_proba(features(splits[part]))[:, 1],
+            score(estimator, splits[part]),
             params.evaluate.calibration_bins,
         )
         for part in ("valid", "test")
