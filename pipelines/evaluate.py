@@ -1,4 +1,4 @@
-"""DVC stage `evaluate`: the three models side by side on the out-of-time test split.
+"""DVC stage `evaluate`: the three models side by side on the test split.
 
 Writes reports/metrics.json (DVC metrics), reports/plots/ (DVC plots) and logs the same
 numbers and files to each model's MLflow run.
@@ -10,7 +10,7 @@ import mlflow
 import pandas as pd
 
 from loanrisk import stage, tracking
-from loanrisk.config import load_params
+from loanrisk.config import load_project
 from loanrisk.evaluation.report import evaluate_model
 from loanrisk.models.train import MODEL_NAMES
 
@@ -22,15 +22,17 @@ PLOTS = "reports/plots"
 
 def main() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
-    params = load_params()
+    project = load_project()
+    params, dataset = project.params, project.dataset
+    gated = params.gate.fairness_attributes[0]
     valid = pd.read_parquet(f"{SPLITS}/valid.parquet")
     test = pd.read_parquet(f"{SPLITS}/test.parquet")
     runs = stage.read_json(RUNS)
-    tracking.configure(params.mlflow.experiment)
+    tracking.configure(project.experiment)
     metrics = {}
     for name in MODEL_NAMES:
         model = tracking.load_model(f"models/{name}")
-        evaluation = evaluate_model(model, valid, test, params)
+        evaluation = evaluate_model(model, valid, test, params, dataset)
         metrics[name] = evaluation.report
         for plot, rows in evaluation.plots.items():
             stage.write_json(f"{PLOTS}/{plot}/{name}.json", rows)
@@ -42,10 +44,10 @@ def main() -> None:
                 mlflow.log_dict({"rows": rows}, f"evaluation/plots/{plot}.json")
             mlflow.set_tag("behaviour_passed", str(evaluation.report["behaviour_passed"]))
         test_metrics = evaluation.report["test"]
-        ratio = evaluation.report["fairness"]["sex"]["selection_rate_ratio"]
+        ratio = evaluation.report["fairness"][gated]["selection_rate_ratio"]
         print(
             f"evaluate: {name:<9} ROC-AUC {test_metrics['roc_auc']:.4f} "
-            f"ECE {test_metrics['ece']:.4f} four-fifths(sex) {ratio:.3f} "
+            f"ECE {test_metrics['ece']:.4f} four-fifths({gated}) {ratio:.3f} "
             f"behaviour {'pass' if evaluation.report['behaviour_passed'] else 'FAIL'}"
         )
     stage.write_json(METRICS, metrics)

@@ -1,17 +1,17 @@
 """DVC stage `ingest`: write the raw batch to data/raw/applications.parquet."""
 
 from loanrisk import stage
-from loanrisk.config import load_params
+from loanrisk.config import load_project
 from loanrisk.data.ingest import ingest
 
 RAW = "data/raw/applications.parquet"
 
 
 def main() -> None:
-    params = load_params()
-    frame = ingest(params)
+    project = load_project()
+    frame = ingest(project)
     stage.write_parquet(RAW, frame)
-    print(f"ingest: {len(frame)} applications from {params.data.source} -> {RAW}")
+    print(f"ingest: {len(frame)} rows from {project.params.data.source} -> {RAW}")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,12 @@ import mlflow
 import pandas as pd
 
 from loanrisk import stage, tracking
-from loanrisk.config import load_params
-from loanrisk.data.contract import LABEL
+from loanrisk.config import load_project
+from loanrisk.data.contract import build_contract, contract_json_schema
+from loanrisk.data.declaration import Declaration
+from loanrisk.errors import RegistryError
 from loanrisk.evaluation.metrics import headline_metrics
-from loanrisk.models.train import score
+from loanrisk.models.train import labels, score
 from loanrisk.registry import registry
 from loanrisk.registry.bundle import export_bundle, provenance_for
 from loanrisk.registry.gate import judge
@@ -27,23 +29,39 @@ GATE = "reports/gate.json"
 BUNDLE = "models/champion"
 
 
-def _registered_model(name: str, version: str) -> object:
-    """A registered version, fetched from the store and loaded with the project's loader."""
+def _registered_model(name: str, version: str, dataset: Declaration) -> object:
+    """A registered version, fetched from the store and loaded with the project's loader.
+
+    Refused with what to do when it was trained on other columns than the declaration's:
+    the challenger cannot be compared with it on this data.
+    """
     with tempfile.TemporaryDirectory() as scratch:
         path = mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{name}/{version}", dst_path=scratch
         )
+        trained_on = tracking.input_columns(path)
+        expected = list(dataset.feature_names)
+        if trained_on is not None and trained_on != expected:
+            missing = sorted(set(trained_on) - set(expected)) or "none"
+            new = sorted(set(expected) - set(trained_on)) or "none"
+            raise RegistryError(
+                f"champion v{version} of {name!r} was trained on other columns than "
+                f"{dataset.where()} declares (its columns missing here: {missing}; new here: "
+                f"{new}); give this dataset its own model name (`name` in the declaration or "
+                "mlflow.registered_model in params.yaml)"
+            )
         return tracking.load_model(path)
 
 
 def main() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
-    params = load_params()
-    name = params.mlflow.registered_model
+    project = load_project()
+    params, dataset = project.params, project.dataset
+    name = project.registered_model
     metrics = stage.read_json(METRICS)
     runs = stage.read_json(RUNS)
     test = pd.read_parquet(TEST)
-    tracking.configure(params.mlflow.experiment)
+    tracking.configure(project.experiment)
 
     candidate = metrics["candidate"]
     record = runs["candidate"]
@@ -63,9 +81,9 @@ def main() -> None:
     # The champion is scored on the same test rows by the same computation as the candidate.
     champion_auc = None
     if champion is not None:
-        champion_model = _registered_model(name, str(champion.version))
-        y = test[LABEL].to_numpy(dtype=int)
-        champion_auc = headline_metrics(y, score(champion_model, test))["roc_auc"]
+        champion_model = _registered_model(name, str(champion.version), dataset)
+        y = labels(test, dataset)
+        champion_auc = headline_metrics(y, score(champion_model, test, dataset))["roc_auc"]
     verdict = judge(
         candidate,
         metrics["logistic"],
@@ -100,6 +118,7 @@ def main() -> None:
         f"models:/{name}/{after.version}" if after else None,
         registry.tag_json(after, "policy") if after else None,
         provenance_for(name, after) if after else {"version": None, "reason": "no champion yet"},
+        contract_json_schema(build_contract(dataset)),
     )
     print(
         f"promote: challenger v{challenger.version} gate {'passed' if verdict.passed else 'FAILED'}"

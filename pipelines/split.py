@@ -1,11 +1,11 @@
-"""DVC stage `split`: out-of-time train/valid/test of the matured, validated applications."""
+"""DVC stage `split`: train/valid/test of the validated rows (out of time with a timestamp)."""
 
 import pandas as pd
 
 from loanrisk import stage
-from loanrisk.config import load_params
+from loanrisk.config import load_project
 from loanrisk.data.contract import maturity_cutoff
-from loanrisk.data.split import ensure_usable, out_of_time_split, split_report
+from loanrisk.data.split import ensure_usable, out_of_time_split, split_report, stratified_split
 
 VALID = "data/validated/applications.parquet"
 SPLITS = "data/splits"
@@ -13,26 +13,37 @@ REPORT = "reports/split.json"
 
 
 def main() -> None:
-    params = load_params()
-    matured_by = maturity_cutoff(params.data.as_of, params.problem.label_horizon_months)
-    split = out_of_time_split(
-        pd.read_parquet(VALID),
-        params.split.valid_from,
-        params.split.test_from,
-        matured_by,
-    )
-    ensure_usable(split)
+    project = load_project()
+    params, dataset = project.params, project.dataset
+    frame = pd.read_parquet(VALID)
+    boundaries: dict[str, str | float | None]
+    if dataset.timestamp is not None:
+        horizon = dataset.label.horizon_months
+        matured_by = maturity_cutoff(params.data.as_of, horizon) if horizon else None
+        split = out_of_time_split(
+            frame, dataset, params.split.valid_from, params.split.test_from, matured_by
+        )
+        boundaries = {
+            "valid_from": str(params.split.valid_from),
+            "test_from": str(params.split.test_from),
+            "matured_by": str(matured_by) if matured_by is not None else None,
+        }
+    else:
+        split = stratified_split(
+            frame, dataset, params.split.valid_share, params.split.test_share, params.seed
+        )
+        boundaries = {
+            "valid_share": params.split.valid_share,
+            "test_share": params.split.test_share,
+        }
+    ensure_usable(split, dataset)
     for name, part in split.parts().items():
         stage.write_parquet(f"{SPLITS}/{name}.parquet", part)
-    report = split_report(split)
-    report["boundaries"] = {
-        "valid_from": str(params.split.valid_from),
-        "test_from": str(params.split.test_from),
-        "matured_by": str(matured_by),
-    }
+    report = split_report(split, dataset)
+    report["boundaries"] = boundaries
     stage.write_json(REPORT, report)
     sizes = ", ".join(f"{k} {len(v)}" for k, v in split.parts().items())
-    print(f"split: {sizes} ({split.immature} not yet matured) -> {SPLITS}/")
+    print(f"split ({split.strategy}): {sizes} ({split.immature} unlabelled) -> {SPLITS}/")
 
 
 if __name__ == "__main__":

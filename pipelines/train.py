@@ -14,8 +14,7 @@ import pandas as pd
 from mlflow.data.pandas_dataset import PandasDataset, from_pandas
 
 from loanrisk import stage, tracking
-from loanrisk.config import load_params
-from loanrisk.data.contract import LABEL
+from loanrisk.config import load_project
 from loanrisk.models.train import MODEL_NAMES, TrainedModel, features, fit_model
 
 SPLITS = "data/splits"
@@ -57,20 +56,24 @@ def main() -> None:
     warnings.filterwarnings(
         "ignore", message=".*interpreted in multiple ways", category=UserWarning
     )
-    params = load_params()
+    project = load_project()
+    params, dataset = project.params, project.dataset
     paths = {part: f"{SPLITS}/{part}.parquet" for part in ("train", "valid", "test")}
     splits = {part: pd.read_parquet(path) for part, path in paths.items()}
-    tracking.configure(params.mlflow.experiment)
+    tracking.configure(project.experiment)
     # One dataset entity for the three runs: inferring its schema takes seconds.
-    dataset = from_pandas(
-        splits["train"], source=Path(paths["train"]).resolve().as_uri(), name="train", targets=LABEL
+    training_data = from_pandas(
+        splits["train"],
+        source=Path(paths["train"]).resolve().as_uri(),
+        name="train",
+        targets=dataset.label.column,
     )
     data_md5 = tracking.file_md5(paths["train"])
-    example = features(splits["train"].head(5))
+    example = features(splits["train"].head(5), dataset)
     runs, metrics = {}, {}
     for name in MODEL_NAMES:
-        model = fit_model(name, params, splits)
-        runs[name] = log_and_save(model, example, dataset, data_md5)
+        model = fit_model(name, params, dataset, splits)
+        runs[name] = log_and_save(model, example, training_data, data_md5)
         metrics[name] = {**model.metrics, **model.notes}
         print(f"train: {name:<9} test ROC-AUC {model.metrics['test']['roc_auc']:.4f}")
     stage.write_json(RUNS, runs)

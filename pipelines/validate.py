@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from loanrisk import stage
-from loanrisk.config import load_params
+from loanrisk.config import load_project
 from loanrisk.data.contract import contract_for
 from loanrisk.data.validation import ensure_acceptable, validate_batch, write_outputs
 
@@ -21,19 +21,16 @@ SUMMARY = Path("reports/validation.md")
 
 
 def main() -> None:
-    params = load_params()
-    schema = contract_for(
-        params.data.as_of,
-        params.problem.label_horizon_months,
-        params.contract.max_staleness_days,
-    )
+    project = load_project()
+    params = project.params
+    schema = contract_for(project.dataset, params.data.as_of, params.contract.max_staleness_days)
     result = validate_batch(pd.read_parquet(RAW), schema)
     report = write_outputs(result, VALID, QUARANTINE, REPORT, SUMMARY)
     print(
         f"validate: {report['rows_valid']} valid, {report['rows_quarantined']} quarantined "
         f"of {report['rows_in']} -> {VALID}, {QUARANTINE}"
     )
-    ensure_acceptable(result, params.contract.max_quarantine_share)
+    ensure_acceptable(result, params.contract.max_quarantine_share, project.dataset.where())
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""Shared fixtures: the project's params and a small generated batch, made once per session."""
+"""Shared fixtures: the project's params, the generator's declaration and generated data.
+
+Tests that use generated data pass the generator's own declaration (``loans``) explicitly,
+not the one params.yaml names: after a user points params.yaml at their own dataset, these
+tests still describe the generator and still pass.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ import pandas as pd
 import pytest
 
 from loanrisk.config import Params, load_params
+from loanrisk.data import generator
 from loanrisk.data.contract import maturity_cutoff
+from loanrisk.data.declaration import Declaration, load_declaration
 from loanrisk.data.generator import GeneratorSpec, generate
 from loanrisk.data.split import out_of_time_split
 
@@ -17,9 +24,18 @@ ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2025, 1, 1)
 
 
+LOANS = load_declaration(ROOT / generator.DECLARATION)
+"""The declaration of the data the generator makes."""
+
+
 @pytest.fixture(scope="session")
 def params() -> Params:
     return load_params(ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def loans() -> Declaration:
+    return LOANS
 
 
 def small_spec(scenario: str = "none", seed: int = 7, n: int = 4000) -> GeneratorSpec:
@@ -45,7 +61,7 @@ def splits() -> dict[str, pd.DataFrame]:
         as_of=dt.date(2025, 1, 1),
     )
     return out_of_time_split(
-        generate(spec), dt.date(2023, 8, 1), dt.date(2023, 10, 1), maturity_cutoff(AS_OF, 12)
+        generate(spec), LOANS, dt.date(2023, 8, 1), dt.date(2023, 10, 1), maturity_cutoff(AS_OF, 12)
     ).parts()
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 import typer
 
 from loanrisk import stage
-from loanrisk.config import SCENARIOS, Params, load_params
+from loanrisk.config import SCENARIOS, load_params, load_project
 
 app = typer.Typer(
     help="Loan default risk: the lifecycle commands that live outside `dvc repro`.",
@@ -62,8 +62,13 @@ def generate(
     seed: Annotated[int | None, typer.Option(help="Seed (default: seed from params).")] = None,
     params_path: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Generate a batch of loan applications, optionally under a scenario."""
-    from loanrisk.data.generator import GeneratorSpec
+    """Generate a batch of loan applications, optionally under a scenario.
+
+    The generator makes the data declared in datasets/loans.yaml, whatever dataset params.yaml
+    names; params supply only the seed and the snapshot date.
+    """
+    from loanrisk.data.declaration import load_declaration
+    from loanrisk.data.generator import DECLARATION, GeneratorSpec
     from loanrisk.data.generator import generate as generate_applications
 
     if scenario not in SCENARIOS:
@@ -85,7 +90,7 @@ def generate(
         months=months,
         n_applications=rows,
         as_of=snapshot,
-        label_horizon_months=params.problem.label_horizon_months,
+        label_horizon_months=load_declaration(DECLARATION).label.horizon_months or 0,
         scenario=scenario,
     )
     frame = generate_applications(spec, on_month=lambda m: _progress(f"generating {m:%Y-%m} ..."))
@@ -120,7 +125,8 @@ def validate(
     from loanrisk.data.readers import read_table
     from loanrisk.data.validation import ensure_acceptable, validate_batch, write_outputs
 
-    params = load_params(params_path)
+    project = load_project(params_path)
+    params, dataset = project.params, project.dataset
     snapshot = _parse_date(as_of, "--as-of") if as_of else params.data.as_of
     share = (
         params.contract.max_quarantine_share
@@ -128,11 +134,9 @@ def validate(
         else max_quarantine_share
     )
     _progress(f"reading {source} ...")
-    frame = read_table(source)
-    _progress(f"validating {len(frame)} rows against the contract ...")
-    schema = contract_for(
-        snapshot, params.problem.label_horizon_months, params.contract.max_staleness_days
-    )
+    frame = read_table(source, dataset.timestamp.column if dataset.timestamp else None)
+    _progress(f"validating {len(frame)} rows against the contract of {dataset.where()} ...")
+    schema = contract_for(dataset, snapshot, params.contract.max_staleness_days)
     result = validate_batch(frame, schema)
     report = result.report()
     if out_dir is not None:
@@ -146,7 +150,7 @@ def validate(
         where = failure["column"] or "(row)"
         examples = failure["examples"][:3]
         print(f"  {where}: {failure['check']} in {failure['rows']} rows, e.g. {examples}")
-    ensure_acceptable(result, share)
+    ensure_acceptable(result, share, dataset.where())
 
 
 @app.command(
@@ -169,12 +173,13 @@ def rollback(
     import os
 
     from loanrisk import tracking
+    from loanrisk.data.contract import build_contract, contract_json_schema
     from loanrisk.registry import registry
     from loanrisk.registry.bundle import export_bundle, provenance_for
 
-    params = load_params(params_path)
-    name = params.mlflow.registered_model
-    tracking.configure(params.mlflow.experiment)
+    project = load_project(params_path)
+    name = project.registered_model
+    tracking.configure(project.experiment)
     who = by or os.environ.get("USER") or "unknown"
     moved = registry.rollback(name, who, reason)
     print(f"champion of {name}: v{moved.from_version} -> v{moved.to_version} (by {who})")
@@ -185,17 +190,27 @@ def rollback(
             f"models:/{name}/{moved.to_version}",
             registry.tag_json(restored, "policy"),
             provenance_for(name, restored),
+            contract_json_schema(build_contract(project.dataset)),
         )
         print(f"exported v{moved.to_version} to {bundle_dir}")
 
 
 @app.command(name="check-params", epilog="Example: loanrisk check-params --params params.yaml")
 def check_params(params_path: ParamsOption = Path("params.yaml")) -> None:
-    """Load and check params.yaml; print the selected size and scenario."""
-    params: Params = load_params(params_path)
+    """Load and check params.yaml and the dataset declaration it names; print what the
+    pipeline will read."""
+    project = load_project(params_path)
+    params, dataset = project.params, project.dataset
+    if params.data.uses_generator:
+        source = (
+            f"the generator, size {params.data.size}: {params.data.n_applications} rows, "
+            f"scenario {params.data.scenario}"
+        )
+    else:
+        source = params.data.source
     print(
-        f"{params_path}: ok (size {params.data.size}: {params.data.n_applications} applications, "
-        f"scenario {params.data.scenario}, gate {params.gate.mode})"
+        f"{params_path}: ok (dataset {dataset.name} from {dataset.where()}; source {source}; "
+        f"model {project.registered_model}; gate {params.gate.mode})"
     )
 
 

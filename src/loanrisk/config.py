@@ -8,13 +8,18 @@ than as a ``KeyError`` deep inside a stage.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from loanrisk.data.declaration import Declaration, load_declaration
 from loanrisk.errors import ConfigError
+
+GENERATED_DATASET = "loan-default"
+"""The name of the dataset the embedded generator makes (declared in datasets/loans.yaml)."""
 
 # Dates are quoted strings in params.yaml (DVC cannot diff YAML dates) and parsed here.
 Date = Annotated[dt.date, Field(strict=False)]
@@ -28,13 +33,13 @@ class _Frozen(BaseModel):
 
 
 class ProblemConfig(_Frozen):
-    label_horizon_months: int = Field(gt=0)
     cost_approve_default: float = Field(gt=0)
     cost_reject_good: float = Field(gt=0)
     target_referral_rate: float = Field(ge=0, lt=1)
 
 
 class DataConfig(_Frozen):
+    declaration: str = Field(min_length=1)
     source: str
     size: str
     sizes: dict[str, int]
@@ -66,20 +71,21 @@ class ContractConfig(_Frozen):
 
 
 class SplitConfig(_Frozen):
+    """Out of time by ``valid_from``/``test_from`` when the dataset declares a timestamp;
+    otherwise a seeded split stratified by the label, by ``valid_share``/``test_share``."""
+
     valid_from: Date
     test_from: Date
+    valid_share: float = Field(gt=0, lt=1)
+    test_share: float = Field(gt=0, lt=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> SplitConfig:
         if self.valid_from >= self.test_from:
             raise ValueError("valid_from must come before test_from")
+        if self.valid_share + self.test_share >= 1:
+            raise ValueError("valid_share + test_share must leave rows to train on")
         return self
-
-
-class RuleConfig(_Frozen):
-    max_delinquencies: int = Field(ge=0)
-    max_debt_to_income: float = Field(gt=0)
-    max_credit_utilization: float = Field(gt=0)
 
 
 class LogisticConfig(_Frozen):
@@ -98,7 +104,6 @@ class CandidateConfig(_Frozen):
 
 
 class TrainConfig(_Frozen):
-    rule: RuleConfig
     logistic: LogisticConfig
     candidate: CandidateConfig
 
@@ -117,13 +122,13 @@ class GateConfig(_Frozen):
     max_ece: float = Field(ge=0)
     min_four_fifths_ratio: float = Field(ge=0, le=1)
     max_equalized_odds_difference: float = Field(ge=0, le=1)
-    fairness_attributes: list[Literal["sex", "age_band"]] = Field(min_length=1)
+    fairness_attributes: list[str] = Field(min_length=1)  # checked against the declaration
     require_behavioural_tests: bool
 
 
 class MlflowConfig(_Frozen):
-    experiment: str
-    registered_model: str
+    experiment: str | None  # None: the dataset's name
+    registered_model: str | None  # None: "<dataset name>-risk"
 
 
 class Params(_Frozen):
@@ -138,6 +143,48 @@ class Params(_Frozen):
     evaluate: EvaluateConfig
     gate: GateConfig
     mlflow: MlflowConfig
+
+
+@dataclass(frozen=True)
+class Project:
+    """The params and the dataset declaration they name, checked against each other."""
+
+    params: Params
+    dataset: Declaration
+
+    @property
+    def experiment(self) -> str:
+        return self.params.mlflow.experiment or self.dataset.name
+
+    @property
+    def registered_model(self) -> str:
+        return self.params.mlflow.registered_model or self.dataset.model_name
+
+
+def load_project(path: str | Path = "params.yaml") -> Project:
+    """Load `params.yaml` and the declaration it names; refuse params that the declaration
+    cannot serve (an undeclared fairness attribute, the generator with another dataset)."""
+    params = load_params(path)
+    dataset = load_declaration(params.data.declaration)
+    check_against(params, dataset, str(path))
+    return Project(params, dataset)
+
+
+def check_against(params: Params, dataset: Declaration, source: str = "params.yaml") -> None:
+    """Raise :class:`ConfigError` where ``params`` names what ``dataset`` does not declare."""
+    groups = dataset.fairness_groups
+    for attribute in params.gate.fairness_attributes:
+        if attribute not in groups:
+            raise ConfigError(
+                f"{source}: gate.fairness_attributes: {attribute!r} is not a protected attribute "
+                f"of {dataset.where()} (declared: {', '.join(groups) or 'none'})"
+            )
+    if params.data.uses_generator and dataset.name != GENERATED_DATASET:
+        raise ConfigError(
+            f"{source}: data.source is generator, which makes the {GENERATED_DATASET!r} data, "
+            f"but data.declaration is {dataset.where()} ({dataset.name!r}); point data.source "
+            "at your CSV/Parquet file or URL"
+        )
 
 
 def _describe(error: Any) -> str:

@@ -6,6 +6,7 @@ stages that track, so tests and notebooks choose their own store.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -108,6 +109,16 @@ def load_model(model_dir: str | Path) -> Any:
             "refusing to load"
         )
     return skops.io.load(root / flavor["pickled_model"], trusted=SKOPS_TRUSTED_TYPES)
+
+
+def input_columns(model_dir: str | Path) -> list[str] | None:
+    """The column names of a logged model's input signature (None when it has none)."""
+    try:
+        meta = yaml.safe_load((Path(model_dir) / "MLmodel").read_text())
+        inputs = json.loads(meta["signature"]["inputs"])
+    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
+        return None
+    return [str(column["name"]) for column in inputs if "name" in column]
 
 
 def git_commit() -> str:

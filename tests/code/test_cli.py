@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "loanrisk.cli"]
@@ -21,7 +22,13 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture()
 def workdir(tmp_path: Path) -> Path:
-    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    """A directory with the project's params, pointed at the generator and its declaration
+    (whatever dataset the project itself is set to), as these tests use generated data."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"]["source"] = "generator"
+    params["data"]["declaration"] = "datasets/loans.yaml"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    shutil.copytree(ROOT / "datasets", tmp_path / "datasets")
     return tmp_path
 
 
@@ -76,6 +83,42 @@ def test_user_errors_are_one_line_and_exit_one(
     assert result.stderr.strip().splitlines()[-1].startswith("error:")
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_check_params_names_the_dataset_and_the_source_it_will_read(workdir: Path) -> None:
+    result = run("check-params", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "dataset loan-default" in result.stdout and "the generator" in result.stdout
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["data"]["source"] = "intake/2024.csv"
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run("check-params", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert "source intake/2024.csv" in result.stdout and "generator" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"gate": {"fairness_attributes": ["race"]}}, "gate.fairness_attributes: 'race'"),
+        ({"data": {"declaration": "datasets/absent.yaml"}}, "declaration not found"),
+        ({"data": {"declaration": "datasets/other.yaml"}}, "data.source is generator"),
+    ],
+)
+def test_params_the_declaration_cannot_serve_are_refused_in_one_line(
+    workdir: Path, change: dict[str, dict[str, object]], expected: str
+) -> None:
+    other = yaml.safe_load((workdir / "datasets/loans.yaml").read_text())
+    other["name"] = "other"
+    (workdir / "datasets/other.yaml").write_text(yaml.safe_dump(other))
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    for section, values in change.items():
+        params[section].update(values)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    result = run("check-params", cwd=workdir)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert expected in result.stderr
 
 
 def test_bad_options_are_usage_errors(workdir: Path) -> None:

@@ -1,4 +1,5 @@
-"""The contract: each check catches its own bad input, and no row is ever lost."""
+"""The contract built from the loan declaration: each check catches its own bad input, and
+no row is ever lost."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from loanrisk.data.contract import ApplicationContract, contract_for
+from loanrisk.data.contract import contract_for, contract_json_schema
 from loanrisk.data.generator import generate
 from loanrisk.data.validation import FAILED_CHECKS, ensure_acceptable, validate_batch
 from loanrisk.errors import ContractError
-from tests.conftest import AS_OF, small_spec
+from tests.conftest import AS_OF, LOANS, small_spec
 
-SCHEMA = contract_for(AS_OF, label_horizon_months=12, max_staleness_days=45)
+SCHEMA = contract_for(LOANS, AS_OF, max_staleness_days=45)
 
 
 def test_a_clean_batch_passes_whole(batch: pd.DataFrame) -> None:
@@ -46,7 +47,7 @@ def _break(frame: pd.DataFrame, row: int, column: str, value: Any) -> pd.DataFra
         ("employment_years", 50.0, "employment_within_working_life"),
         ("credit_history_years", 40.0, "credit_history_within_adult_life"),
         ("loan_amount", 900_000.0, "loan_at_most_five_incomes"),
-        ("applied_at", pd.Timestamp("2025-03-01"), "applied_not_in_future"),
+        ("applied_at", pd.Timestamp("2025-03-01"), "timestamp_not_in_future"),
     ],
 )
 def test_each_check_quarantines_its_own_bad_value(
@@ -135,9 +136,9 @@ def test_a_broken_schema_fails_the_batch_as_a_whole(
 
 
 def test_a_stale_batch_fails_freshness(batch: pd.DataFrame) -> None:
-    later = contract_for(dt.date(2025, 6, 1), label_horizon_months=12, max_staleness_days=45)
+    later = contract_for(LOANS, dt.date(2025, 6, 1), max_staleness_days=45)
     result = validate_batch(batch, later)
-    assert any("newest_application_within_45_days" in e for e in result.batch_errors)
+    assert any("newest_row_within_45_days" in e for e in result.batch_errors)
 
 
 def test_a_small_share_of_bad_rows_is_acceptable(fresh_batch: pd.DataFrame) -> None:
@@ -145,9 +146,43 @@ def test_a_small_share_of_bad_rows_is_acceptable(fresh_batch: pd.DataFrame) -> N
     ensure_acceptable(result, max_quarantine_share=0.02)
 
 
-def test_the_contract_exports_as_json_schema() -> None:
-    exported = ApplicationContract.to_json_schema()
-    assert "income" in exported["properties"]
+def test_the_contract_exports_as_json_schema_of_one_row() -> None:
+    exported = contract_json_schema(SCHEMA)
+    income = exported["properties"]["income"]
+    assert income["type"] == "number" and income["minimum"] == 1000
+    assert exported["properties"]["loan_purpose"]["enum"] == list(LOANS.categories["loan_purpose"])
+    assert exported["properties"]["defaulted"]["type"] == ["integer", "null"]
+    assert exported["properties"]["application_id"]["pattern"] == LOANS.id.pattern
+    assert "defaulted" not in exported["required"] and "income" in exported["required"]
+    assert {r["name"] for r in exported["x-row-rules"]} >= {r.name for r in LOANS.rules}
+
+
+def test_without_a_timestamp_no_time_rule_applies(batch: pd.DataFrame) -> None:
+    untimed = LOANS.model_copy(update={"timestamp": None})
+    schema = contract_for(untimed, dt.date(2030, 1, 1), max_staleness_days=1)
+    result = validate_batch(batch.drop(columns=["applied_at"]), schema)
+    assert result.batch_errors == [] and result.quarantine.empty
+
+
+def test_a_label_spelled_as_text_is_read_by_the_declared_values(
+    splits: dict[str, pd.DataFrame],
+) -> None:
+    labelled = splits["train"].drop(columns=["applied_at"]).head(500)
+    spelled = LOANS.model_copy(
+        update={
+            "timestamp": None,
+            "label": LOANS.label.model_copy(update={"positive": "bad", "negative": "good"}),
+        }
+    )
+    schema = contract_for(spelled, AS_OF, max_staleness_days=45)
+    text = labelled["defaulted"].map({1: "bad", 0: "good"}).astype(object)
+    text.iloc[0] = "unknown"
+    result = validate_batch(labelled.assign(defaulted=text), schema)
+    assert result.valid["defaulted"].dtype == "Int8"
+    assert set(labelled["defaulted"].iloc[1:]) == {0, 1}
+    expected = labelled["defaulted"].iloc[1:].reset_index(drop=True)
+    assert result.valid["defaulted"].tolist() == expected.tolist()
+    assert result.quarantine[FAILED_CHECKS].tolist() == ["defaulted:isin((0, 1))"]
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ def served(tmp_path: Path) -> Iterator[str]:
 def test_csv_and_parquet_read_back_the_same_batch(batch: pd.DataFrame, tmp_path: Path) -> None:
     batch.to_csv(tmp_path / "b.csv", index=False)
     batch.to_parquet(tmp_path / "b.parquet", index=False)
-    from_csv = read_table(str(tmp_path / "b.csv"))
+    from_csv = read_table(str(tmp_path / "b.csv"), "applied_at")
     from_parquet = read_table(str(tmp_path / "b.parquet"))
     pd.testing.assert_frame_equal(from_parquet, batch)
     for column in ("application_id", "applied_at", "income", "has_guarantor"):

@@ -8,17 +8,18 @@ import pytest
 from sklearn.base import clone
 
 from loanrisk.config import Params
+from loanrisk.data.declaration import Declaration
 from loanrisk.models.calibration import choose_calibration
 from loanrisk.models.estimators import build_candidate, build_logistic, build_rule
-from loanrisk.models.rules import RuleBaseline
 from loanrisk.models.train import MODEL_NAMES, features, fit_model, labels
 
 
 def test_rule_baseline_flags_are_readable_and_raise_the_risk(
-    splits: dict[str, pd.DataFrame],
+    loans: Declaration, splits: dict[str, pd.DataFrame]
 ) -> None:
-    X, y = features(splits["train"]), labels(splits["train"])
-    rule = RuleBaseline().fit(X, y)
+    X, y = features(splits["train"], loans), labels(splits["train"], loans)
+    rule = build_rule(loans).fit(X, y)
+    assert len(rule.rate_per_flag_count_) == len(loans.rule_baseline) + 1
     rates = rule.rate_per_flag_count_
     assert rates[0] < rates[1] < rates[2]
     risky = X.iloc[[0]].assign(past_delinquencies=5, debt_to_income=0.9)
@@ -32,10 +33,10 @@ def test_rule_baseline_flags_are_readable_and_raise_the_risk(
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_each_model_fits_and_beats_chance_out_of_time(
-    name: str, params: Params, splits: dict[str, pd.DataFrame]
+    name: str, params: Params, loans: Declaration, splits: dict[str, pd.DataFrame]
 ) -> None:
-    model = fit_model(name, params, splits)
-    p = model.estimator.predict_proba(features(splits["test"]))
+    model = fit_model(name, params, loans, splits)
+    p = model.estimator.predict_proba(features(splits["test"], loans))
     assert p.shape == (len(splits["test"]), 2)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
     assert model.metrics["test"]["roc_auc"] > 0.6
@@ -43,41 +44,53 @@ def test_each_model_fits_and_beats_chance_out_of_time(
 
 
 def test_fitting_twice_gives_identical_scores(
-    params: Params, splits: dict[str, pd.DataFrame]
+    params: Params, loans: Declaration, splits: dict[str, pd.DataFrame]
 ) -> None:
-    X, y = features(splits["train"]), labels(splits["train"])
-    first = build_candidate(params.train.candidate, params.seed).fit(X, y)
-    second = build_candidate(params.train.candidate, params.seed).fit(X, y)
-    Xt = features(splits["test"])
+    X, y = features(splits["train"], loans), labels(splits["train"], loans)
+    first = build_candidate(params.train.candidate, loans, params.seed).fit(X, y)
+    second = build_candidate(params.train.candidate, loans, params.seed).fit(X, y)
+    Xt = features(splits["test"], loans)
     np.testing.assert_array_equal(first.predict_proba(Xt), second.predict_proba(Xt))
 
 
 @pytest.mark.parametrize("builder", ["logistic", "candidate"])
 def test_an_unseen_category_is_scored_not_refused(
-    builder: str, params: Params, splits: dict[str, pd.DataFrame]
+    builder: str, params: Params, loans: Declaration, splits: dict[str, pd.DataFrame]
 ) -> None:
-    X, y = features(splits["train"]), labels(splits["train"])
+    X, y = features(splits["train"], loans), labels(splits["train"], loans)
     model = (
-        build_logistic(params.train.logistic)
+        build_logistic(params.train.logistic, loans)
         if builder == "logistic"
-        else build_candidate(params.train.candidate, params.seed)
+        else build_candidate(params.train.candidate, loans, params.seed)
     ).fit(X, y)
     novel = X.head(3).assign(loan_purpose="green_energy")
     p = model.predict_proba(novel)[:, 1]
     assert np.isfinite(p).all()
 
 
-def test_the_rule_reads_its_thresholds_from_params(params: Params) -> None:
-    rule = build_rule(params.train.rule)
-    assert rule.max_delinquencies == params.train.rule.max_delinquencies
+def test_the_rule_reads_its_flags_from_the_declaration(loans: Declaration) -> None:
+    rule = build_rule(loans)
+    assert rule.rules[0] == ("past_delinquencies", ">", 1)
+    assert [r[0] for r in rule.rules] == [f.column for f in loans.rule_baseline]
+
+
+def test_the_candidate_is_constrained_on_the_declared_monotone_features(
+    params: Params, loans: Declaration
+) -> None:
+    model = build_candidate(params.train.candidate, loans, params.seed)
+    constraints = model.named_steps["model"].monotonic_cst
+    order = loans.categorical_features + loans.numeric_features
+    assert dict(zip(order, constraints, strict=True)) == {
+        name: loans.monotone.get(name, 0) for name in order
+    }
 
 
 def test_calibration_auto_picks_the_lowest_cross_fitted_ece(
-    params: Params, splits: dict[str, pd.DataFrame]
+    params: Params, loans: Declaration, splits: dict[str, pd.DataFrame]
 ) -> None:
-    X, y = features(splits["train"]), labels(splits["train"])
-    fitted = build_candidate(params.train.candidate, params.seed).fit(X, y)
-    Xv, yv = features(splits["valid"]), labels(splits["valid"])
+    X, y = features(splits["train"], loans), labels(splits["train"], loans)
+    fitted = build_candidate(params.train.candidate, loans, params.seed).fit(X, y)
+    Xv, yv = features(splits["valid"], loans), labels(splits["valid"], loans)
     choice = choose_calibration(fitted, Xv, yv, "auto", 10, seed=0)
     assert choice.method == min(choice.cross_fitted_ece, key=choice.cross_fitted_ece.__getitem__)
     forced = choose_calibration(fitted, Xv, yv, "sigmoid", 10, seed=0)

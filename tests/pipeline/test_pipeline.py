@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-COPIED = ("src", "pipelines", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config")
+COPIED = ("src", "pipelines", "datasets", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config")
 
 METRIC_FILES = (
     "reports/validation.json",
@@ -28,6 +28,18 @@ METRIC_FILES = (
 REGISTERED = "loan-default-risk"
 
 pytestmark = pytest.mark.slow
+
+
+def copy_project(target: Path) -> None:
+    """The files `dvc repro` needs, copied into ``target`` (a git repository of its own)."""
+    for name in COPIED:
+        source = ROOT / name
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target / name)
+    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
 
 
 def _env() -> dict[str, str]:
@@ -52,20 +64,15 @@ def read_metrics(project: Path) -> dict[str, object]:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project, set to the small size, after one `dvc repro`."""
     target = tmp_path_factory.mktemp("project")
-    for name in COPIED:
-        source = ROOT / name
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target / name)
+    copy_project(target)
     params = yaml.safe_load((target / "params.yaml").read_text())
-    params["data"]["size"] = "small"
+    # The generator and its declaration, whatever dataset the project itself is set to.
+    params["data"].update(source="generator", declaration="datasets/loans.yaml", size="small")
+    params["mlflow"].update(experiment=None, registered_model=None)
     # A 2,000-row test split cannot resolve the default uplift of 0.005 over the logistic
     # baseline; the gate still has to see the candidate at least match it.
     params["gate"]["min_uplift_over_logistic"] = 0.0
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
     result = dvc(target, "repro")
     assert result.returncode == 0, result.stdout + result.stderr
     return target

@@ -13,7 +13,7 @@ import pytest
 
 from loanrisk import tracking
 from loanrisk.config import Params
-from loanrisk.data.contract import LABEL
+from loanrisk.data.contract import build_contract, contract_json_schema
 from loanrisk.errors import BundleError, RegistryError
 from loanrisk.models.estimators import build_logistic
 from loanrisk.models.train import features
@@ -25,6 +25,7 @@ from loanrisk.registry.bundle import (
     provenance_for,
     verify_bundle,
 )
+from tests.conftest import LOANS
 
 NAME = "loan-default-risk-test"
 POLICY_VALUES = {"threshold": 0.2, "refer_from": 0.15, "reject_from": 0.25}
@@ -40,9 +41,11 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def log_model(batch: pd.DataFrame, params: Params, C: float) -> str:
-    labelled = batch.assign(**{LABEL: (batch["past_delinquencies"] > 0).astype(int)})
-    X, y = features(labelled), labelled[LABEL].to_numpy()
-    model = build_logistic(params.train.logistic.model_copy(update={"C": C})).fit(X, y)
+    label = LOANS.label.column
+    labelled = batch.assign(**{label: (batch["past_delinquencies"] > 0).astype(int)})
+    X, y = features(labelled, LOANS), labelled[label].to_numpy()
+    config = params.train.logistic.model_copy(update={"C": C})
+    model = build_logistic(config, LOANS).fit(X, y)
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(
             model, name="model", **tracking.serialisation(model, X.head(3))
@@ -94,15 +97,18 @@ def test_the_bundle_serves_without_a_tracking_server_and_refuses_tampering(
     v1 = register(log_model(batch, params, 1.0))
     registry.promote(NAME, v1, None, "first")
     version = registry.client().get_model_version(NAME, v1)
-    export_bundle("bundle", f"models:/{NAME}/{v1}", POLICY_VALUES, provenance_for(NAME, version))
+    contract = contract_json_schema(build_contract(LOANS))
+    export_bundle(
+        "bundle", f"models:/{NAME}/{v1}", POLICY_VALUES, provenance_for(NAME, version), contract
+    )
 
     mlflow.set_tracking_uri("sqlite:////nonexistent/store.db")  # no store needed from here on
     bundle = load_bundle("bundle")
-    p = bundle.model.predict_proba(features(batch.head(5)))[:, 1]
+    p = bundle.model.predict_proba(features(batch.head(5), LOANS))[:, 1]
     assert np.all((p > 0) & (p < 1))
     assert bundle.policy == POLICY_VALUES
     assert str(bundle.provenance["version"]) == v1 and bundle.provenance["git_commit"] == "abc"
-    assert json.loads((store / "bundle" / "contract.schema.json").read_text())["properties"]
+    assert json.loads((store / "bundle" / "contract.schema.json").read_text()) == contract
 
     (store / "bundle" / POLICY).write_text(json.dumps({**POLICY_VALUES, "threshold": 0.9}))
     with pytest.raises(BundleError, match="SHA-256 mismatch"):
@@ -110,7 +116,7 @@ def test_the_bundle_serves_without_a_tracking_server_and_refuses_tampering(
 
 
 def test_a_bundle_without_a_champion_is_refused(store: Path) -> None:
-    export_bundle("bundle", None, None, {"version": None, "reason": "no champion yet"})
+    export_bundle("bundle", None, None, {"version": None, "reason": "no champion yet"}, {})
     with pytest.raises(BundleError, match="no champion"):
         verify_bundle("bundle")
     with pytest.raises(BundleError, match="provenance"):

@@ -1,9 +1,13 @@
-"""The data contract: what a batch of loan applications must look like, defined once.
+"""The data contract: a pandera schema built from the dataset declaration.
 
-The generator draws from these categories, the validate stage enforces the schema, the
-feature lists below feed the models, and the serving bundle carries the contract as JSON
-Schema. Whatever else needs the columns (an API's request model, a datasheet's column table)
-derives them from :class:`ApplicationContract` rather than retyping them.
+The validate stage enforces it lazily (every failure of every row collected, bad rows
+quarantined), and the serving bundle carries it as JSON Schema. Whatever else needs the
+columns (an API's request model, a datasheet's column table) derives them from the schema
+built here rather than retyping them.
+
+Row-level failures (a value out of range, a category never agreed on, a null where none is
+allowed, a duplicate id, a cross-column rule broken) quarantine the row. A missing or
+unexpected column breaks the batch as a whole.
 """
 
 from __future__ import annotations
@@ -11,150 +15,120 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandera.typing.pandas import Series
 
-SEXES = ("female", "male")
-EMPLOYMENT_TYPES = ("salaried", "self_employed", "unemployed", "retired", "student")
-HOUSING = ("rent", "mortgage", "own", "family")
-REGIONS = ("north", "south", "east", "west", "central")
-LOAN_PURPOSES = (
-    "car",
-    "home_improvement",
-    "debt_consolidation",
-    "education",
-    "business",
-    "medical",
-    "other",
-)
-LOAN_TERMS = (12, 24, 36, 48, 60)
+from loanrisk.data.declaration import Column, Declaration
 
-ID = "application_id"
-TIMESTAMP = "applied_at"
-LABEL = "defaulted"
-PROTECTED = ("sex", "age")
-"""Kept with the data for fairness evaluation and monitoring; never a model input."""
-
-NUMERIC_FEATURES = (
-    "income",
-    "employment_years",
-    "loan_amount",
-    "loan_term_months",
-    "interest_rate",
-    "credit_history_years",
-    "n_credit_lines",
-    "past_delinquencies",
-    "credit_utilization",
-    "debt_to_income",
-    "n_dependents",
-    "has_guarantor",
-)
-CATEGORICAL_FEATURES = ("employment_type", "housing", "region", "loan_purpose")
-FEATURES = NUMERIC_FEATURES + CATEGORICAL_FEATURES
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "employment_type": EMPLOYMENT_TYPES,
-    "housing": HOUSING,
-    "region": REGIONS,
-    "loan_purpose": LOAN_PURPOSES,
-}
+_DTYPES = {"float": float, "integer": int, "boolean": bool, "category": str}
 
 
-class ApplicationContract(pa.DataFrameModel):
-    """One row per loan application, as the lender's intake system delivers it.
+def build_contract(declaration: Declaration) -> pa.DataFrameSchema:
+    """The static contract of ``declaration``: columns, types, domains and cross-column rules.
 
-    Row-level failures (a value out of range, a category never agreed on, a null where none
-    is allowed, a duplicate id, a cross-column rule broken) quarantine the row. A missing or
-    unexpected column breaks the batch as a whole. Cross-column rules pass on nulls: a null
-    is reported once, by the column's own nullability check.
+    Strict (no column beyond the declared ones) and coercing (a CSV's text becomes the
+    declared type), with parsers that run before coercion: plain coercion would silently
+    accept a bad value ("maybe" and null cast to bool are True, 30.5 cast to int is 30). Each
+    parser turns a value it cannot read exactly into a null (or, for the label, an
+    out-of-set value), so coercion or a check quarantines that row, and only that row.
     """
-
-    application_id: Series[str] = pa.Field(
-        unique=True, str_matches=r"^A\d{6}-\d{6}$", description="Unique id: A<yyyymm>-<serial>."
-    )
-    applied_at: Series[pd.Timestamp] = pa.Field(description="When the application was filed.")
-    age: Series[int] = pa.Field(ge=18, le=100, description="Age in years (protected).")
-    sex: Series[str] = pa.Field(isin=SEXES, description="Sex as declared (protected).")
-    income: Series[float] = pa.Field(
-        ge=1_000, le=10_000_000, description="Declared gross annual income, in currency units."
-    )
-    employment_type: Series[str] = pa.Field(isin=EMPLOYMENT_TYPES)
-    employment_years: Series[float] = pa.Field(
-        ge=0, le=60, description="Years with the current employer."
-    )
-    housing: Series[str] = pa.Field(isin=HOUSING)
-    region: Series[str] = pa.Field(isin=REGIONS)
-    loan_purpose: Series[str] = pa.Field(isin=LOAN_PURPOSES)
-    loan_amount: Series[float] = pa.Field(ge=500, le=1_000_000, description="Principal asked.")
-    loan_term_months: Series[int] = pa.Field(isin=LOAN_TERMS)
-    interest_rate: Series[float] = pa.Field(ge=0, le=40, description="Offered rate, percent.")
-    credit_history_years: Series[float] = pa.Field(ge=0, le=80)
-    n_credit_lines: Series[int] = pa.Field(ge=0, le=60)
-    past_delinquencies: Series[int] = pa.Field(ge=0, le=50)
-    credit_utilization: Series[float] = pa.Field(
-        ge=0, le=2, description="Revolving balance over limit (may exceed 1 when over limit)."
-    )
-    debt_to_income: Series[float] = pa.Field(
-        ge=0, le=5, description="Monthly debt service, this loan included, over monthly income."
-    )
-    n_dependents: Series[int] = pa.Field(ge=0, le=20)
-    has_guarantor: Series[bool] = pa.Field()
-    defaulted: Series[pd.Int8Dtype] = pa.Field(
+    d = declaration
+    columns: dict[str, pa.Column] = {
+        d.id.column: pa.Column(
+            str,
+            checks=[pa.Check.str_matches(d.id.pattern)] if d.id.pattern else [],
+            unique=True,
+            description=d.id.description or "Unique id of the row.",
+        )
+    }
+    if d.timestamp is not None:
+        columns[d.timestamp.column] = pa.Column(
+            pd.Timestamp, description=d.timestamp.description or "When the row was recorded."
+        )
+    for name, column in d.columns.items():
+        protected = " (protected)" if name in d.protected else ""
+        columns[name] = _column(column, (column.description or name) + protected)
+    columns[d.label.column] = pa.Column(
+        "Int8",
+        checks=[pa.Check.isin((0, 1))],
+        parsers=[pa.Parser(_label_parser(d.label.positive, d.label.negative))],
         nullable=True,
-        isin=(0, 1),
-        description="1 if the loan defaulted within the label horizon; null until it matured.",
+        description=(d.label.description or "The label.")
+        + f" Stored as 1 for {d.label.positive!r}, 0 for {d.label.negative!r}.",
+    )
+    rules = [pa.Check(rule.holds, name=rule.name, description=rule.description) for rule in d.rules]
+    return pa.DataFrameSchema(
+        columns,
+        checks=rules,
+        coerce=True,
+        strict=True,
+        unique_column_names=True,
+        name=d.name,
+        description=d.description,
     )
 
-    # Parsers run before coercion. Plain coercion would silently accept a bad value: "maybe"
-    # and null cast to bool are True, 30.5 cast to int is 30. Each parser turns a value it
-    # cannot read exactly into a null (or, for the nullable label, an out-of-set value), so
-    # coercion or a check quarantines that row, and only that row.
-    @pa.parser("has_guarantor")
-    @classmethod
-    def _strict_bool(cls, series: pd.Series) -> pd.Series:
-        if series.dtype == bool:
+
+def _column(column: Column, description: str) -> pa.Column:
+    checks: list[pa.Check] = []
+    if column.range is not None:
+        checks += [pa.Check.ge(column.range[0]), pa.Check.le(column.range[1])]
+    if column.values:
+        checks.append(pa.Check.isin(column.values))
+    if column.categories:
+        checks.append(pa.Check.isin(column.categories))
+    parsers = []
+    if column.type == "integer":
+        parsers.append(pa.Parser(_whole_numbers))
+    elif column.type == "boolean":
+        parsers.append(pa.Parser(_strict_bool))
+    return pa.Column(
+        _DTYPES[column.type],
+        checks=checks,
+        parsers=parsers,
+        nullable=column.nullable,
+        description=description,
+    )
+
+
+def _whole_numbers(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return series
+    numbers = pd.to_numeric(series, errors="coerce")
+    return numbers.where(numbers == numbers.round())
+
+
+def _strict_bool(series: pd.Series) -> pd.Series:
+    if series.dtype == bool:
+        return series
+    return series.map(_as_bool).astype("boolean")
+
+
+def _label_parser(positive: Any, negative: Any) -> Any:
+    """1 for the positive value, 0 for the negative one, null stays null, anything else -1
+    (which the label's ``isin`` check then quarantines)."""
+
+    def parse(series: pd.Series) -> pd.Series:
+        if pd.api.types.is_integer_dtype(series.dtype) and (positive, negative) == (1, 0):
             return series
-        return series.map(_as_bool).astype("boolean")
+        values = series.astype(object)
+        missing = series.isna().to_numpy()
+        is_positive = _equals(values, positive) & ~missing
+        is_negative = _equals(values, negative) & ~missing
+        codes = np.where(is_positive, 1, np.where(is_negative, 0, -1))
+        return pd.Series(codes, index=series.index, dtype="Int8").mask(missing)
 
-    @pa.parser("age", "loan_term_months", "n_credit_lines", "past_delinquencies", "n_dependents")
-    @classmethod
-    def _whole_numbers(cls, series: pd.Series) -> pd.Series:
-        if pd.api.types.is_integer_dtype(series.dtype):
-            return series
-        numbers = pd.to_numeric(series, errors="coerce")
-        return numbers.where(numbers == numbers.round())
+    return parse
 
-    @pa.parser("defaulted")
-    @classmethod
-    def _label(cls, series: pd.Series) -> pd.Series:
-        if pd.api.types.is_integer_dtype(series.dtype):
-            return series
-        numbers = pd.to_numeric(series, errors="coerce")
-        unreadable = series.notna() & ~numbers.isin([0, 1])
-        return numbers.mask(unreadable, -1)
 
-    @pa.dataframe_check(name="employment_within_working_life")
-    @classmethod
-    def _employment_within_working_life(cls, df: pd.DataFrame) -> pd.Series:
-        """Nobody has worked for their employer since before the age of 14."""
-        return ~(df["employment_years"] > df["age"] - 14)
-
-    @pa.dataframe_check(name="credit_history_within_adult_life")
-    @classmethod
-    def _credit_history_within_adult_life(cls, df: pd.DataFrame) -> pd.Series:
-        """Credit history starts at 16 at the earliest."""
-        return ~(df["credit_history_years"] > df["age"] - 16)
-
-    @pa.dataframe_check(name="loan_at_most_five_incomes")
-    @classmethod
-    def _loan_at_most_five_incomes(cls, df: pd.DataFrame) -> pd.Series:
-        """A consumer loan above five years of income is a data error, not an application."""
-        return ~(df["loan_amount"] > 5 * df["income"])
-
-    class Config:
-        strict = True
-        coerce = True
-        unique_column_names = True
+def _equals(values: pd.Series, target: Any) -> Any:
+    """Element-wise equality that reads "1" and 1.0 as 1 and "true" as True, as a CSV needs."""
+    if isinstance(target, bool):
+        return values.map(_as_bool).eq(target).fillna(False).to_numpy(dtype=bool)
+    if isinstance(target, (int, float)):
+        numbers = pd.to_numeric(values, errors="coerce")
+        return (numbers == target).fillna(False).to_numpy(dtype=bool)
+    return (values.astype(str).str.strip() == str(target)).to_numpy(dtype=bool)
 
 
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -173,7 +147,7 @@ def _as_bool(value: Any) -> Any:
 
 
 def maturity_cutoff(as_of: dt.date, label_horizon_months: int) -> pd.Timestamp:
-    """Applications filed on or before this instant have a known outcome at ``as_of``.
+    """Rows stamped on or before this instant have a known outcome at ``as_of``.
 
     The one definition of label maturity: the generator hides younger labels, the contract
     refuses them, the split keeps only older rows.
@@ -181,46 +155,48 @@ def maturity_cutoff(as_of: dt.date, label_horizon_months: int) -> pd.Timestamp:
     return pd.Timestamp(as_of) - pd.DateOffset(months=label_horizon_months)
 
 
-def contract_json_schema() -> dict[str, Any]:
-    """The contract as JSON Schema: what the serving bundle and API clients read."""
-    schema: dict[str, Any] = ApplicationContract.to_json_schema()  # type: ignore[no-untyped-call]
-    return schema
-
-
 def contract_for(
-    as_of: dt.date, label_horizon_months: int, max_staleness_days: int
+    declaration: Declaration, as_of: dt.date, max_staleness_days: int
 ) -> pa.DataFrameSchema:
     """The contract for a batch snapshotted on ``as_of``: the static schema plus time rules.
 
-    - no application from the future (row level);
-    - no label before it could be known: ``defaulted`` must be null for applications younger
-      than the label horizon (row level);
-    - freshness: the newest application is at most ``max_staleness_days`` old (batch level).
+    With a timestamp declared:
+
+    - no row from the future (row level);
+    - no label before it could be known: the label must be null for rows younger than the
+      label horizon (row level; only when the declaration gives a horizon);
+    - freshness: the newest row is at most ``max_staleness_days`` old (batch level).
+
+    Without a timestamp none of these can be judged, and the static schema is the contract.
     """
+    schema = build_contract(declaration)
+    if declaration.timestamp is None:
+        return schema
+    stamp, label = declaration.timestamp.column, declaration.label.column
     as_of_ts = pd.Timestamp(as_of)
-    maturity = maturity_cutoff(as_of, label_horizon_months)
 
     def not_in_future(df: pd.DataFrame) -> pd.Series:
-        return ~(df[TIMESTAMP] > as_of_ts)  # a null is reported by not_nullable alone
-
-    def label_not_before_maturity(df: pd.DataFrame) -> pd.Series:
-        return df[LABEL].isna() | (df[TIMESTAMP] <= maturity)
+        return ~(df[stamp] > as_of_ts)  # a null is reported by not_nullable alone
 
     def fresh(df: pd.DataFrame) -> bool:
-        newest = df[TIMESTAMP].max()
+        newest = df[stamp].max()
         return bool(pd.notna(newest) and as_of_ts - newest <= pd.Timedelta(days=max_staleness_days))
 
-    schema = ApplicationContract.to_schema()
-    time_rules = [
-        pa.Check(not_in_future, name="applied_not_in_future"),
-        pa.Check(label_not_before_maturity, name="label_not_before_maturity"),
-        pa.Check(fresh, name=f"newest_application_within_{max_staleness_days}_days_of_as_of"),
-    ]
-    return _with_checks(schema, time_rules)
+    rules = [pa.Check(not_in_future, name="timestamp_not_in_future")]
+    horizon = declaration.label.horizon_months
+    if horizon is not None:
+        maturity = maturity_cutoff(as_of, horizon)
+
+        def label_not_before_maturity(df: pd.DataFrame) -> pd.Series:
+            return df[label].isna() | (df[stamp] <= maturity)
+
+        rules.append(pa.Check(label_not_before_maturity, name="label_not_before_maturity"))
+    rules.append(pa.Check(fresh, name=f"newest_row_within_{max_staleness_days}_days_of_as_of"))
+    return _with_checks(schema, rules)
 
 
 def _with_checks(schema: pa.DataFrameSchema, checks: list[pa.Check]) -> pa.DataFrameSchema:
-    extended = schema.__class__(
+    return pa.DataFrameSchema(
         columns=schema.columns,
         checks=[*schema.checks, *checks],
         index=schema.index,
@@ -230,4 +206,54 @@ def _with_checks(schema: pa.DataFrameSchema, checks: list[pa.Check]) -> pa.DataF
         unique_column_names=schema.unique_column_names,
         description=schema.description,
     )
-    return extended
+
+
+def contract_json_schema(schema: pa.DataFrameSchema) -> dict[str, Any]:
+    """The contract as JSON Schema of one row: what the serving bundle and API clients read.
+
+    Every column with its JSON type, nullability, range, allowed values, id pattern and
+    description, read off the pandera schema's own checks, so the two never disagree.
+    """
+    properties: dict[str, Any] = {}
+    for name, column in schema.columns.items():
+        kind = str(column.dtype)
+        prop: dict[str, Any] = {"type": _json_type(kind)}
+        for check in column.checks:
+            stats = check.statistics
+            if check.name == "greater_than_or_equal_to":
+                prop["minimum"] = stats["min_value"]
+            elif check.name == "less_than_or_equal_to":
+                prop["maximum"] = stats["max_value"]
+            elif check.name == "isin":
+                prop["enum"] = list(stats["allowed_values"])
+            elif check.name == "str_matches":
+                prop["pattern"] = stats["pattern"]
+        if kind.startswith("datetime"):
+            prop = {"type": "string", "format": "date-time"}
+        if column.nullable:
+            prop["type"] = [prop["type"], "null"]
+        if column.description:
+            prop["description"] = column.description
+        properties[name] = prop
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": schema.name,
+        "description": schema.description or "",
+        "type": "object",
+        "properties": properties,
+        "required": [n for n, c in schema.columns.items() if not c.nullable],
+        "additionalProperties": False,
+        "x-row-rules": [
+            {"name": c.name, "description": c.description or ""} for c in schema.checks if c.name
+        ],
+    }
+
+
+def _json_type(kind: str) -> str:
+    if kind in ("int64", "Int8"):
+        return "integer"
+    if kind == "float64":
+        return "number"
+    if kind == "bool":
+        return "boolean"
+    return "string"

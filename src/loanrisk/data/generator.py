@@ -1,8 +1,9 @@
 """The embedded data source: a seeded generator of monthly batches of loan applications.
 
-The causal structure is explicit: :data:`NUMERIC_EFFECTS`, :data:`CATEGORY_EFFECTS` and
-:data:`INTERACTIONS` are both what the generator uses to draw the label and what the
-datasheet prints, so a student can check a trained model against the truth.
+It makes the columns declared in ``datasets/loans.yaml`` and is imported only when
+``data.source`` is ``generator``. The causal structure is explicit: :data:`NUMERIC_EFFECTS`,
+:data:`CATEGORY_EFFECTS` and :data:`INTERACTIONS` are both what the generator uses to draw
+the label and what the datasheet prints, so a student can check a trained model against the truth.
 
 Each month is drawn from its own random stream, seeded by ``(seed, year, month)``: a
 month's batch depends only on the seed, the month and its number of rows, not on the range
@@ -20,13 +21,24 @@ import numpy as np
 import pandas as pd
 
 from loanrisk.data import scenarios
-from loanrisk.data.contract import (
-    LOAN_PURPOSES,
-    LOAN_TERMS,
-    REGIONS,
-    SEXES,
-    maturity_cutoff,
+from loanrisk.data.contract import maturity_cutoff
+
+DECLARATION = "datasets/loans.yaml"
+"""The declaration of the data this generator makes: its columns, types and domains. A test
+checks that every generated batch satisfies it and that the categories below are its own."""
+
+SEXES = ("female", "male")
+REGIONS = ("north", "south", "east", "west", "central")
+LOAN_PURPOSES = (
+    "car",
+    "home_improvement",
+    "debt_consolidation",
+    "education",
+    "business",
+    "medical",
+    "other",
 )
+LOAN_TERMS = (12, 24, 36, 48, 60)
 
 BASE_LOG_ODDS = -3.2
 """Log-odds of default for the reference applicant: salaried, renting, a car loan, no debt."""

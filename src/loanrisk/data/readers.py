@@ -9,19 +9,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from loanrisk.data.contract import TIMESTAMP
 from loanrisk.errors import DataSourceError
 
 SUFFIXES = (".csv", ".parquet", ".pq")
 TIMEOUT_S = 60
 
 
-def read_table(source: str) -> pd.DataFrame:
+def read_table(source: str, timestamp: str | None = None) -> pd.DataFrame:
     """Read ``source`` (a path or an http(s) URL ending in .csv, .parquet or .pq).
 
-    Types are left to the contract to coerce and judge, except the timestamp, which a CSV
-    cannot carry: it is parsed here so that an unparseable date shows up as a null (and so
-    in the quarantine) rather than as a string.
+    Types are left to the contract to coerce and judge, except the ``timestamp`` column,
+    which a CSV cannot carry: it is parsed here so that an unparseable date shows up as a
+    null (and so in the quarantine) rather than as a string.
     """
     suffix = Path(source.split("?", 1)[0]).suffix.lower()
     if suffix not in SUFFIXES:
@@ -34,8 +33,8 @@ def read_table(source: str) -> pd.DataFrame:
     try:
         if suffix == ".csv":
             frame = pd.read_csv(payload)
-            if TIMESTAMP in frame:
-                frame[TIMESTAMP] = pd.to_datetime(frame[TIMESTAMP], errors="coerce")
+            if timestamp is not None and timestamp in frame:
+                frame[timestamp] = pd.to_datetime(frame[timestamp], errors="coerce")
         else:
             frame = pd.read_parquet(payload)
     except (ValueError, OSError, pd.errors.ParserError) as exc:

@@ -15,7 +15,6 @@ import pandas as pd
 import pandera.pandas as pa
 
 from loanrisk import stage
-from loanrisk.data.contract import ID
 from loanrisk.errors import ContractError
 
 FAILED_CHECKS = "failed_checks"
@@ -61,11 +60,12 @@ def validate_batch(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> Validatio
     :func:`ensure_acceptable` then raises as a :class:`ContractError`.
     """
     frame = frame.reset_index(drop=True)
+    id_column = next((name for name, c in schema.columns.items() if c.unique), None)
     validated, cases = _attempt(schema, frame)
     if validated is not None:
         return ValidationResult(valid=validated, quarantine=_empty(frame))
     assert cases is not None
-    row_cases = _row_cases(cases)
+    row_cases = _row_cases(cases, id_column)
     structural = _columns_unreadable_everywhere(row_cases, len(frame))
     unreadable = row_cases[row_cases["check"].astype(str).str.startswith("coerce_dtype")]
     if not structural and not unreadable.empty:
@@ -74,7 +74,7 @@ def validate_batch(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> Validatio
         rest = frame.loc[~frame.index.isin(unreadable["index"])]
         _, rest_cases = _attempt(schema, rest)
         cases = rest_cases if rest_cases is not None else cases.iloc[0:0]
-        row_cases = pd.concat([unreadable, _row_cases(cases)], ignore_index=True)
+        row_cases = pd.concat([unreadable, _row_cases(cases, id_column)], ignore_index=True)
     batch_errors = []
     for case in cases[cases["index"].isna()].itertuples():
         message = _describe_batch_case(case)
@@ -106,11 +106,19 @@ def validate_batch(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> Validatio
     )
 
 
-def ensure_acceptable(result: ValidationResult, max_quarantine_share: float) -> None:
-    """Raise :class:`ContractError` when the batch is broken or too much of it is quarantined."""
+def ensure_acceptable(
+    result: ValidationResult, max_quarantine_share: float, declaration: str = "the contract"
+) -> None:
+    """Raise :class:`ContractError` when the batch is broken or too much of it is quarantined.
+
+    ``declaration`` names where the contract comes from, so the message says which file to
+    compare the data with.
+    """
     if result.batch_errors:
         raise ContractError(
-            "the batch breaks the contract as a whole: " + "; ".join(result.batch_errors)
+            f"the batch breaks the contract of {declaration} as a whole: "
+            + "; ".join(result.batch_errors)
+            + " (fix the data or the declaration; details in the validation report)"
         )
     if result.quarantined_share > max_quarantine_share:
         worst = result.failures[0] if result.failures else None
@@ -150,16 +158,17 @@ def _attempt(
         return None, cases
 
 
-def _row_cases(cases: pd.DataFrame) -> pd.DataFrame:
+def _row_cases(cases: pd.DataFrame, id_column: str | None) -> pd.DataFrame:
     """Failures that name a row, one per (row, column, check).
 
     A row-wise dataframe check (a cross-column rule) is reported by pandera once per column
-    of the failing row; keep one case per row, with no column, showing the row's id.
+    of the failing row; keep one case per row, with no column, showing the row's id (the
+    contract's unique column).
     """
     rows = cases[cases["index"].notna()].copy()
     rows["index"] = rows["index"].astype("int64")
     by_frame = rows["schema_context"] == "DataFrameSchema"
-    frame_cases = rows[by_frame].sort_values("column", key=lambda c: c != ID, kind="stable")
+    frame_cases = rows[by_frame].sort_values("column", key=lambda c: c != id_column, kind="stable")
     frame_cases = frame_cases.drop_duplicates(["index", "check"]).assign(column=None)
     return pd.concat([rows[~by_frame], frame_cases], ignore_index=True)
 

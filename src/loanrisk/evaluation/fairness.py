@@ -1,7 +1,9 @@
 """Fairness with fairlearn: approval-rate parity (the four-fifths rule) and equalized odds.
 
-Judged on the automatic cost-optimal decision (approve when the score is below the
-threshold), before any referral: that is what the model alone would do to each group.
+Groups come from the declaration's protected attributes (numeric ones by band, see
+:meth:`loanrisk.data.declaration.Declaration.group`). Judged on the automatic cost-optimal
+decision (approve when the score is below the threshold), before any referral: that is what
+the model alone would do to each group.
 """
 
 from __future__ import annotations
@@ -18,14 +20,6 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 from numpy.typing import ArrayLike
-
-AGE_BANDS = (18, 25, 35, 50, 65, 120)
-
-
-def age_band(age: pd.Series) -> pd.Series:
-    """Age in bands for slicing and fairness: 18-24, 25-34, 35-49, 50-64, 65+."""
-    labels = ["18-24", "25-34", "35-49", "50-64", "65+"]
-    return pd.cut(age, bins=list(AGE_BANDS), labels=labels, right=False).astype(str)
 
 
 def fairness_report(

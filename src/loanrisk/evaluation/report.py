@@ -1,6 +1,6 @@
-"""Evaluate one fitted model on the out-of-time test split: every measure the gate reads.
+"""Evaluate one fitted model on the test split: every measure the gate reads.
 
-Pure: the model and the splits in, a JSON-ready report and plot data out.
+Pure: the model, the declaration and the splits in, a JSON-ready report and plot data out.
 """
 
 from __future__ import annotations
@@ -11,17 +11,14 @@ from typing import Any
 import pandas as pd
 
 from loanrisk.config import Params
-from loanrisk.data.contract import LABEL
+from loanrisk.data.declaration import Declaration
 from loanrisk.evaluation import curves
 from loanrisk.evaluation.behaviour import run_behaviour_tests
-from loanrisk.evaluation.fairness import age_band, fairness_report
+from loanrisk.evaluation.fairness import fairness_report
 from loanrisk.evaluation.metrics import bootstrap_roc_auc, headline_metrics
 from loanrisk.evaluation.policy import choose_policy, policy_metrics
 from loanrisk.evaluation.slices import slice_report
-from loanrisk.models.train import score
-
-SLICES = ("loan_purpose", "region", "employment_type", "age_band", "sex")
-FAIRNESS_GROUPS = ("sex", "age_band")
+from loanrisk.models.train import labels, score
 
 
 @dataclass(frozen=True)
@@ -30,27 +27,27 @@ class Evaluation:
     plots: dict[str, list[dict[str, Any]]]
 
 
-def with_age_band(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(age_band=age_band(frame["age"]))
-
-
 def evaluate_model(
-    model: Any, valid: pd.DataFrame, test: pd.DataFrame, params: Params
+    model: Any, valid: pd.DataFrame, test: pd.DataFrame, params: Params, dataset: Declaration
 ) -> Evaluation:
-    """Measure ``model`` on ``test``; the decision policy is chosen on ``valid``."""
+    """Measure ``model`` on ``test``; the decision policy is chosen on ``valid``.
+
+    Slices are the declaration's ``slices``, fairness groups its protected attributes (a
+    numeric one by band).
+    """
     problem, cfg = params.problem, params.evaluate
-    y = test[LABEL].to_numpy(dtype=int)
-    p = score(model, test)
+    y = labels(test, dataset)
+    p = score(model, test, dataset)
     policy = choose_policy(
-        score(model, valid),
+        score(model, valid, dataset),
         problem.cost_approve_default,
         problem.cost_reject_good,
         problem.target_referral_rate,
     )
     lo, hi = bootstrap_roc_auc(y, p, cfg.bootstrap_samples, params.seed)
-    banded = with_age_band(test)
+    grouped = dataset.with_groups(test)
     behaviour = run_behaviour_tests(
-        model, test, policy.threshold, cfg.behaviour_tolerance, params.seed
+        model, test, dataset, policy.threshold, cfg.behaviour_tolerance, params.seed
     )
     report = {
         "test": headline_metrics(y, p, cfg.calibration_bins),
@@ -60,14 +57,14 @@ def evaluate_model(
             y, p, policy, problem.cost_approve_default, problem.cost_reject_good
         ),
         "slices": {
-            column: slice_report(
-                y, p, policy.threshold, banded[column], cfg.min_slice_size, cfg.calibration_bins
+            group: slice_report(
+                y, p, policy.threshold, grouped[group], cfg.min_slice_size, cfg.calibration_bins
             )
-            for column in SLICES
+            for group in dataset.slice_groups
         },
         "fairness": {
-            column: fairness_report(y, p, policy.threshold, banded[column])
-            for column in FAIRNESS_GROUPS
+            group: fairness_report(y, p, policy.threshold, grouped[group])
+            for group in dataset.fairness_groups
         },
         "behaviour": {
             r.name: {"kind": r.kind, "passed": r.passed, "detail": r.detail} for r in behaviour

@@ -1,4 +1,4 @@
-"""The models, each a scikit-learn estimator over the contract's feature columns.
+"""The models, each a scikit-learn estimator over the declared feature columns.
 
 One evaluation, logging and serving path serves them all because every model, the rule
 baseline included, takes the raw feature frame and answers ``predict_proba``.
@@ -13,42 +13,33 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from loanrisk.config import CandidateConfig, LogisticConfig, RuleConfig
-from loanrisk.data.contract import CATEGORICAL_FEATURES, CATEGORIES, NUMERIC_FEATURES
+from loanrisk.config import CandidateConfig, LogisticConfig
+from loanrisk.data.declaration import Declaration
 from loanrisk.models.rules import RuleBaseline
 
-_CATEGORY_LISTS = [list(CATEGORIES[c]) for c in CATEGORICAL_FEATURES]
 
-MONOTONE = {
-    "past_delinquencies": 1,
-    "debt_to_income": 1,
-    "credit_utilization": 1,
-    "income": -1,
-}
-"""Domain knowledge the candidate may not contradict: risk never falls with more
-delinquencies, debt or utilisation, and never rises with income. The behavioural tests
-check the same promises on every trained model."""
+def _category_lists(dataset: Declaration) -> list[list[str]]:
+    return [list(dataset.categories[c]) for c in dataset.categorical_features]
 
 
-def build_rule(config: RuleConfig) -> RuleBaseline:
-    return RuleBaseline(
-        max_delinquencies=config.max_delinquencies,
-        max_debt_to_income=config.max_debt_to_income,
-        max_credit_utilization=config.max_credit_utilization,
-    )
+def build_rule(dataset: Declaration) -> RuleBaseline:
+    """The declaration's red flags (``rule_baseline``) as an estimator."""
+    return RuleBaseline(rules=tuple((f.column, f.op, f.value) for f in dataset.rule_baseline))
 
 
-def build_logistic(config: LogisticConfig) -> Pipeline:
+def build_logistic(config: LogisticConfig, dataset: Declaration) -> Pipeline:
     """Scaled numbers and one-hot categories into an L2 logistic regression."""
     preprocess = ColumnTransformer(
         [
-            ("numeric", StandardScaler(), list(NUMERIC_FEATURES)),
+            ("numeric", StandardScaler(), list(dataset.numeric_features)),
             (
                 "categorical",
                 OneHotEncoder(
-                    categories=_CATEGORY_LISTS, handle_unknown="ignore", sparse_output=False
+                    categories=_category_lists(dataset),
+                    handle_unknown="ignore",
+                    sparse_output=False,
                 ),
-                list(CATEGORICAL_FEATURES),
+                list(dataset.categorical_features),
             ),
         ]
     )
@@ -56,24 +47,31 @@ def build_logistic(config: LogisticConfig) -> Pipeline:
     return Pipeline([("preprocess", preprocess), ("model", model)])
 
 
-def build_candidate(config: CandidateConfig, seed: int) -> Pipeline:
-    """Gradient-boosted trees with native categorical splits (unknown categories as missing)."""
+def build_candidate(config: CandidateConfig, dataset: Declaration, seed: int) -> Pipeline:
+    """Gradient-boosted trees with native categorical splits (unknown categories as missing).
+
+    The features declared ``monotone`` constrain the trees: domain knowledge the candidate
+    may not contradict (for loans, risk never falls with more delinquencies, debt or
+    utilisation, and never rises with income).
+    """
+    numeric, categorical = dataset.numeric_features, dataset.categorical_features
     preprocess = ColumnTransformer(
         [
             (
                 "categorical",
                 OrdinalEncoder(
-                    categories=_CATEGORY_LISTS,
+                    categories=_category_lists(dataset),
                     handle_unknown="use_encoded_value",
                     unknown_value=np.nan,
                 ),
-                list(CATEGORICAL_FEATURES),
+                list(categorical),
             ),
-            ("numeric", "passthrough", list(NUMERIC_FEATURES)),
+            ("numeric", "passthrough", list(numeric)),
         ]
     )
-    n_categorical = len(CATEGORICAL_FEATURES)
-    is_categorical = [True] * n_categorical + [False] * len(NUMERIC_FEATURES)
+    n_categorical = len(categorical)
+    is_categorical = [True] * n_categorical + [False] * len(numeric)
+    monotone = dataset.monotone
     model = HistGradientBoostingClassifier(
         learning_rate=config.learning_rate,
         max_iter=config.max_iter,
@@ -82,7 +80,7 @@ def build_candidate(config: CandidateConfig, seed: int) -> Pipeline:
         l2_regularization=config.l2_regularization,
         early_stopping=config.early_stopping,
         categorical_features=is_categorical,
-        monotonic_cst=[0] * n_categorical + [MONOTONE.get(c, 0) for c in NUMERIC_FEATURES],
+        monotonic_cst=[0] * n_categorical + [monotone.get(c, 0) for c in numeric],
         random_state=seed,
     )
     return Pipeline([("preprocess", preprocess), ("model", model)])

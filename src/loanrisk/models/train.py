@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from loanrisk.config import Params
-from loanrisk.data.contract import FEATURES, LABEL
+from loanrisk.data.declaration import Declaration
 from loanrisk.evaluation.metrics import headline_metrics
 from loanrisk.models.calibration import calibrate, choose_calibration
 from loanrisk.models.estimators import build_candidate, build_logistic, build_rule
@@ -30,37 +30,43 @@ class TrainedModel:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def features(frame: pd.DataFrame) -> pd.DataFrame:
-    """The model's inputs: the contract's feature columns, in the contract's order."""
-    return frame.loc[:, list(FEATURES)]
+def features(frame: pd.DataFrame, dataset: Declaration) -> pd.DataFrame:
+    """The model's inputs: the declared feature columns, in the models' order."""
+    return frame.loc[:, list(dataset.feature_names)]
 
 
-def score(model: Any, frame: pd.DataFrame) -> np.ndarray:
-    """Each row's probability of default; the model sees the feature columns only, never the
-    protected attributes, whatever else the frame holds."""
-    p: np.ndarray = model.predict_proba(features(frame))[:, 1]
+def score(model: Any, frame: pd.DataFrame, dataset: Declaration) -> np.ndarray:
+    """Each row's probability of the positive label; the model sees the feature columns
+    only, never the protected attributes, whatever else the frame holds."""
+    p: np.ndarray = model.predict_proba(features(frame, dataset))[:, 1]
     return p
 
 
-def labels(frame: pd.DataFrame) -> np.ndarray:
-    return frame[LABEL].to_numpy(dtype=int)
+def labels(frame: pd.DataFrame, dataset: Declaration) -> np.ndarray:
+    """The label as 0/1 (the contract stores the positive value as 1)."""
+    return frame[dataset.label.column].to_numpy(dtype=int)
 
 
-def fit_model(name: str, params: Params, splits: dict[str, pd.DataFrame]) -> TrainedModel:
+def fit_model(
+    name: str, params: Params, dataset: Declaration, splits: dict[str, pd.DataFrame]
+) -> TrainedModel:
     """Fit model ``name`` on ``splits['train']`` and measure it on valid and test."""
     cfg = params.train
-    X, y = features(splits["train"]), labels(splits["train"])
+    X, y = features(splits["train"], dataset), labels(splits["train"], dataset)
     notes: dict[str, Any] = {}
     estimator: Any
     if name == "rule":
-        estimator = build_rule(cfg.rule).fit(X, y)
-        hyper: dict[str, Any] = cfg.rule.model_dump()
+        estimator = build_rule(dataset).fit(X, y)
+        hyper: dict[str, Any] = {
+            f"flag{i}": f"{column} {op} {value}"
+            for i, (column, op, value) in enumerate(estimator.rules)
+        }
     elif name == "logistic":
-        estimator = build_logistic(cfg.logistic).fit(X, y)
+        estimator = build_logistic(cfg.logistic, dataset).fit(X, y)
         hyper = cfg.logistic.model_dump()
     elif name == "candidate":
-        fitted = build_candidate(cfg.candidate, params.seed).fit(X, y)
-        Xv, yv = features(splits["valid"]), labels(splits["valid"])
+        fitted = build_candidate(cfg.candidate, dataset, params.seed).fit(X, y)
+        Xv, yv = features(splits["valid"], dataset), labels(splits["valid"], dataset)
         choice = choose_calibration(
             fitted,
             Xv,
@@ -76,8 +82,8 @@ def fit_model(name: str, params: Params, splits: dict[str, pd.DataFrame]) -> Tra
         raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
     metrics = {
         part: headline_metrics(
-            labels(splits[part]),
-            score(estimator, splits[part]),
+            labels(splits[part], dataset),
+            score(estimator, splits[part], dataset),
             params.evaluate.calibration_bins,
         )
         for part in ("valid", "test")

@@ -23,7 +23,6 @@ from typing import Any
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 
-from loanrisk.data.contract import contract_json_schema
 from loanrisk.errors import BundleError
 from loanrisk.registry.registry import tag_json
 from loanrisk.stage import file_digest
@@ -52,8 +51,12 @@ def export_bundle(
     model_uri: str | None,
     policy: dict[str, float] | None,
     provenance: dict[str, Any],
+    contract: dict[str, Any],
 ) -> None:
     """Write the bundle for ``model_uri`` to ``destination``, replacing it atomically.
+
+    ``contract`` is the data contract as JSON Schema (``contract.contract_json_schema``):
+    what a request to the served model must look like.
 
     With ``model_uri`` None (no champion yet) the bundle holds only a provenance record that
     says so, and :func:`load_bundle` refuses it.
@@ -67,9 +70,7 @@ def export_bundle(
             mlflow.artifacts.download_artifacts(
                 artifact_uri=model_uri, dst_path=str(staging / MODEL_DIR)
             )
-            (staging / CONTRACT).write_text(
-                json.dumps(contract_json_schema(), indent=2, default=str) + "\n"
-            )
+            (staging / CONTRACT).write_text(json.dumps(contract, indent=2, default=str) + "\n")
             (staging / POLICY).write_text(json.dumps(policy, indent=2) + "\n")
         record = {**provenance, "files_sha256": _manifest(staging)}
         (staging / PROVENANCE).write_text(json.dumps(record, indent=2, default=str) + "\n")
