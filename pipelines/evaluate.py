@@ -4,6 +4,14 @@ Writes reports/metrics.json (DVC metrics), reports/plots/ (DVC plots) and logs t
 numbers and files to each model's MLflow run.
 """
 
+try:
+    import loanrisk  # noqa: F401 - first, so a Python without the project says so in one line
+except ModuleNotFoundError:
+    raise SystemExit(
+        "error: the loanrisk package is not installed for this Python; run `make setup` "
+        "and `source .venv/bin/activate`"
+    ) from None
+
 import warnings
 
 import mlflow
@@ -12,10 +20,10 @@ import pandas as pd
 from loanrisk import stage, tracking
 from loanrisk.config import load_project
 from loanrisk.evaluation.report import evaluate_model
+from loanrisk.models.canonical import fingerprint
 from loanrisk.models.train import MODEL_NAMES
 
 SPLITS = "data/splits"
-RUNS = "models/runs.json"
 METRICS = "reports/metrics.json"
 PLOTS = "reports/plots"
 
@@ -27,16 +35,16 @@ def main() -> None:
     gated = params.gate.fairness_attributes[0]
     valid = pd.read_parquet(f"{SPLITS}/valid.parquet")
     test = pd.read_parquet(f"{SPLITS}/test.parquet")
-    runs = stage.read_json(RUNS)
     tracking.configure(project.experiment)
     metrics = {}
     for name in MODEL_NAMES:
         model = tracking.load_model(f"models/{name}")
+        run_id = tracking.find_run(name, fingerprint(f"models/{name}"))
         evaluation = evaluate_model(model, valid, test, params, dataset)
         metrics[name] = evaluation.report
         for plot, rows in evaluation.plots.items():
             stage.write_json(f"{PLOTS}/{plot}/{name}.json", rows)
-        with mlflow.start_run(run_id=runs[name]["run_id"]):
+        with tracking.store_errors(), mlflow.start_run(run_id=run_id):
             logged = ("decisions", "roc_auc_ci95", "fairness")
             tracking.log_metrics({k: evaluation.report[k] for k in logged}, "eval")
             mlflow.log_dict(evaluation.report, "evaluation/report.json")

@@ -1,34 +1,59 @@
-"""DVC stage `promote`: register the candidate as challenger, judge it, maybe crown it.
+"""DVC stage `promote`: judge the candidate, register it, and on the main line maybe crown it.
 
-Writes reports/gate.json (verdict, every criterion with threshold and value, the champion
-before and after) and exports whichever version is champion afterwards to models/champion/.
-A failed gate is a result, not an error: the stage succeeds and the champion stays.
+Writes two kinds of output, kept apart on purpose:
+
+- `reports/verdict.json` (a DVC output): the candidate judged alone, against the gate's
+  thresholds, with its fingerprint. It depends only on data, params and code, so `dvc repro`
+  on a fresh clone reproduces it byte for byte.
+- `reports/gate.json` and `models/champion/` (git-ignored, not DVC outputs): what happened in
+  this MLflow store: the version registered, the comparison with this store's champion
+  (a paired bootstrap interval), the champion before and after, and the champion's serving
+  bundle. They belong to one store, so they stay out of DVC's lock file.
+
+A failed gate is a result, not an error: the stage succeeds and the champion stays. Under
+`dvc exp run` (DVC sets DVC_EXP_NAME) the champion never moves: an experiment at most
+registers its model, tagged with the experiment's name. A model already registered (same
+fingerprint: same data, params and code) is not registered again.
 """
 
+try:
+    import loanrisk  # noqa: F401 - first, so a Python without the project says so in one line
+except ModuleNotFoundError:
+    raise SystemExit(
+        "error: the loanrisk package is not installed for this Python; run `make setup` "
+        "and `source .venv/bin/activate`"
+    ) from None
+
+import os
 import tempfile
 import warnings
+from typing import Any
 
 import mlflow
 import pandas as pd
 
 from loanrisk import stage, tracking
-from loanrisk.config import load_project
+from loanrisk.config import Project, load_project
 from loanrisk.data.contract import build_contract, contract_json_schema
 from loanrisk.data.declaration import Declaration
 from loanrisk.errors import RegistryError
-from loanrisk.evaluation.metrics import headline_metrics
-from loanrisk.models.train import labels, score
+from loanrisk.evaluation.metrics import paired_auc_difference
+from loanrisk.models.canonical import fingerprint
 from loanrisk.registry import registry
 from loanrisk.registry.bundle import export_bundle, provenance_for
-from loanrisk.registry.gate import judge
+from loanrisk.registry.gate import ChampionComparison, candidate_criteria, judge
+from loanrisk.scoring import labels, score
 
 METRICS = "reports/metrics.json"
-RUNS = "models/runs.json"
+CANDIDATE = "models/candidate"
 TEST = "data/splits/test.parquet"
+VERDICT = "reports/verdict.json"
 GATE = "reports/gate.json"
 BUNDLE = "models/champion"
+EXPERIMENT = "DVC_EXP_NAME"
 
 
+@tracking.store_errors()
 def _registered_model(name: str, version: str, dataset: Declaration) -> object:
     """A registered version, fetched from the store and loaded with the project's loader.
 
@@ -53,66 +78,118 @@ def _registered_model(name: str, version: str, dataset: Declaration) -> object:
         return tracking.load_model(path)
 
 
+def compare_with_champion(
+    project: Project, champion: Any, candidate_scores: Any, test: pd.DataFrame
+) -> ChampionComparison:
+    """The champion scored on the same test rows; the paired interval of the difference."""
+    dataset = project.dataset
+    champion_model = _registered_model(project.registered_model, str(champion.version), dataset)
+    difference, low, high = paired_auc_difference(
+        labels(test, dataset),
+        candidate_scores,
+        score(champion_model, test, dataset),
+        project.params.evaluate.bootstrap_samples,
+        project.params.seed,
+    )
+    return ChampionComparison(str(champion.version), difference, low, high)
+
+
 def main() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
     project = load_project()
     params, dataset = project.params, project.dataset
     name = project.registered_model
+    experiment = os.environ.get(EXPERIMENT) or None
     metrics = stage.read_json(METRICS)
-    runs = stage.read_json(RUNS)
-    test = pd.read_parquet(TEST)
-    tracking.configure(project.experiment)
-
     candidate = metrics["candidate"]
-    record = runs["candidate"]
-    rolled_back = record["run_id"] in registry.rolled_back_runs(name)
-    champion = registry.version_by_alias(name, registry.CHAMPION)
-    challenger = registry.register_challenger(
-        name,
-        record["model_uri"],
+    fp = fingerprint(CANDIDATE)
+
+    alone = candidate_criteria(candidate, metrics["logistic"], params.gate)
+    stage.write_json(
+        VERDICT,
         {
-            "run_id": record["run_id"],
-            "git_commit": tracking.git_commit(),
-            "data_md5": record["data_md5"],
-            "policy": candidate["policy"],
-            "metrics": candidate["test"],
+            "fingerprint": fp,
+            "passed": all(c.passed for c in alone),
+            "criteria": [c.as_dict() for c in alone],
         },
     )
-    # The champion is scored on the same test rows by the same computation as the candidate.
-    champion_auc = None
-    if champion is not None:
-        champion_model = _registered_model(name, str(champion.version), dataset)
-        y = labels(test, dataset)
-        champion_auc = headline_metrics(y, score(champion_model, test, dataset))["roc_auc"]
-    verdict = judge(
-        candidate,
-        metrics["logistic"],
-        champion_auc,
-        candidate["test"]["roc_auc"],
-        params.gate,
-        rolled_back,
-    )
-    client = registry.client()
-    client.set_model_version_tag(name, challenger.version, "gate_passed", str(verdict.passed))
-    client.set_model_version_tag(name, challenger.version, "gate_mode", verdict.mode)
-    before = champion.version if champion else None
-    if verdict.promote:
-        reason = "passed the gate" if verdict.passed else f"gate mode {verdict.mode}"
-        registry.promote(name, challenger.version, before, reason)
-    after = registry.version_by_alias(name, registry.CHAMPION)
 
-    gate = {
-        "mode": verdict.mode,
-        "passed": verdict.passed,
-        "promoted": verdict.promote,
+    tracking.configure(project.experiment)
+    champion = registry.version_by_alias(name, registry.CHAMPION)
+    challenger = registry.version_with_fingerprint(name, fp)
+    registered = challenger is None
+    if challenger is None:
+        run_id = tracking.find_run("candidate", fp)
+        with tracking.store_errors():
+            run = mlflow.get_run(run_id)
+        tags = {
+            "run_id": run_id,
+            "git_commit": run.data.tags.get("git_commit"),
+            "data_md5": run.data.tags.get("data_md5"),
+            registry.FINGERPRINT: fp,
+            "policy": candidate["policy"],
+            "metrics": candidate["test"],
+        }
+        if experiment:
+            tags["experiment"] = experiment
+        challenger = registry.register_challenger(
+            name, run.data.tags["model_uri"], tags, alias=experiment is None
+        )
+
+    record: dict[str, Any] = {
         "registered_model": name,
+        "fingerprint": fp,
+        "experiment": experiment,
         "challenger_version": challenger.version,
-        "champion_before": before,
-        "champion_after": after.version if after else None,
-        "criteria": [c.as_dict() for c in verdict.criteria],
-        "failures": verdict.failures,
+        "registered_now": registered,
+        "champion_before": champion.version if champion else None,
     }
-    stage.write_json(GATE, gate)
+    if champion is not None and champion.version == challenger.version:
+        record.update(
+            mode=params.gate.mode,
+            passed=None,
+            promoted=False,
+            reason="the candidate is the champion already (same fingerprint): nothing to judge",
+            criteria=[c.as_dict() for c in alone],
+            failures=[],
+        )
+    else:
+        test = pd.read_parquet(TEST)
+        comparison = None
+        if champion is not None:
+            p = score(tracking.load_model(CANDIDATE), test, dataset)
+            comparison = compare_with_champion(project, champion, p, test)
+        rolled_back = fp in registry.rolled_back_fingerprints(name)
+        verdict = judge(candidate, metrics["logistic"], comparison, params.gate, rolled_back)
+        promote = verdict.promote and experiment is None
+        with tracking.store_errors():
+            client = registry.client()
+            client.set_model_version_tag(
+                name, challenger.version, "gate_passed", str(verdict.passed)
+            )
+            client.set_model_version_tag(name, challenger.version, "gate_mode", verdict.mode)
+        if promote:
+            reason = "passed the gate" if verdict.passed else f"gate mode {verdict.mode}"
+            registry.promote(name, challenger.version, record["champion_before"], reason)
+        reason = (
+            f"experiment {experiment}: an experiment never moves the champion"
+            if experiment
+            else "promoted"
+            if promote
+            else "kept the champion"
+        )
+        record.update(
+            mode=verdict.mode,
+            passed=verdict.passed,
+            promoted=promote,
+            reason=reason,
+            comparison=comparison.as_dict() if comparison else None,
+            criteria=[c.as_dict() for c in verdict.criteria],
+            failures=verdict.failures,
+        )
+    after = registry.version_by_alias(name, registry.CHAMPION)
+    record["champion_after"] = after.version if after else None
+    stage.write_json(GATE, record)
     export_bundle(
         BUNDLE,
         f"models:/{name}/{after.version}" if after else None,
@@ -120,11 +197,14 @@ def main() -> None:
         provenance_for(name, after) if after else {"version": None, "reason": "no champion yet"},
         contract_json_schema(build_contract(dataset)),
     )
+    outcome = {None: "already champion", True: "passed", False: "FAILED"}[record["passed"]]
     print(
-        f"promote: challenger v{challenger.version} gate {'passed' if verdict.passed else 'FAILED'}"
-        f" ({verdict.mode}); champion {before or '-'} -> {gate['champion_after'] or '-'}"
+        f"promote: challenger v{challenger.version}"
+        f"{'' if registered else ' (already registered)'} gate {outcome} ({record['mode']}); "
+        f"champion {record['champion_before'] or '-'} -> {record['champion_after'] or '-'}"
+        + (f" [experiment {experiment}]" if experiment else "")
     )
-    for line in verdict.failures:
+    for line in record["failures"]:
         print(f"  gate: {line}")
 
 

@@ -1,5 +1,13 @@
 """DVC stage `split`: train/valid/test of the validated rows (out of time with a timestamp)."""
 
+try:
+    import loanrisk  # noqa: F401 - first, so a Python without the project says so in one line
+except ModuleNotFoundError:
+    raise SystemExit(
+        "error: the loanrisk package is not installed for this Python; run `make setup` "
+        "and `source .venv/bin/activate`"
+    ) from None
+
 import pandas as pd
 
 from loanrisk import stage
@@ -20,12 +28,14 @@ def main() -> None:
     if dataset.timestamp is not None:
         horizon = dataset.label.horizon_months
         matured_by = maturity_cutoff(params.data.as_of, horizon) if horizon else None
+        gap = params.split.gap_months if params.split.gap_months is not None else horizon or 0
         split = out_of_time_split(
-            frame, dataset, params.split.valid_from, params.split.test_from, matured_by
+            frame, dataset, params.split.valid_from, params.split.test_from, matured_by, gap
         )
         boundaries = {
             "valid_from": str(params.split.valid_from),
             "test_from": str(params.split.test_from),
+            "gap_months": gap,
             "matured_by": str(matured_by) if matured_by is not None else None,
         }
     else:

@@ -216,13 +216,7 @@ def check_params(params_path: ParamsOption = Path("params.yaml")) -> None:
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 1."""
-    try:
-        app()
-    except Exception as exc:
-        if not stage.is_user_error(exc):
-            raise
-        print(f"error: {stage.one_line(exc)}", file=sys.stderr)
-        raise SystemExit(1) from None
+    stage.run(app)
 
 
 if __name__ == "__main__":

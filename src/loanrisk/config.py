@@ -71,11 +71,13 @@ class ContractConfig(_Frozen):
 
 
 class SplitConfig(_Frozen):
-    """Out of time by ``valid_from``/``test_from`` when the dataset declares a timestamp;
-    otherwise a seeded split stratified by the label, by ``valid_share``/``test_share``."""
+    """Out of time by ``valid_from``/``test_from`` when the dataset declares a timestamp, with
+    ``gap_months`` between a part and the next (None: the label horizon); otherwise a seeded
+    split stratified by the label, by ``valid_share``/``test_share``."""
 
     valid_from: Date
     test_from: Date
+    gap_months: int | None = Field(ge=0)
     valid_share: float = Field(gt=0, lt=1)
     test_share: float = Field(gt=0, lt=1)
 
@@ -122,6 +124,7 @@ class GateConfig(_Frozen):
     max_ece: float = Field(ge=0)
     min_four_fifths_ratio: float = Field(ge=0, le=1)
     max_equalized_odds_difference: float = Field(ge=0, le=1)
+    champion_margin: float = Field(ge=0, le=1)
     fairness_attributes: list[str] = Field(min_length=1)  # checked against the declaration
     require_behavioural_tests: bool
 

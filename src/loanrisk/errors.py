@@ -17,6 +17,10 @@ class ContractError(LoanriskError):
     """A batch breaks the contract as a whole (missing column, stale batch, too many bad rows)."""
 
 
+class StoreError(LoanriskError):
+    """The MLflow tracking store could not be reached, or refused what was asked of it."""
+
+
 class RegistryError(LoanriskError):
     """The MLflow model registry is not in the state the command needs."""
 

@@ -1,4 +1,8 @@
-"""What every pipeline stage and CLI command shares at its edge: one-line errors, atomic writes."""
+"""What every pipeline stage and CLI command shares at its edge: one-line errors, atomic writes.
+
+The lowest layer of the package besides `errors`: it imports no other project module, so
+anything may import it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import json
 import os
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,52 +21,51 @@ import pandas as pd
 
 from loanrisk.errors import LoanriskError
 
+DEBUG = "LOANRISK_DEBUG"
+"""Set to 1 to see the traceback behind a one-line error."""
+
 
 def run(main: Callable[[], None]) -> None:
     """Run a stage's ``main``; an error the user can act on becomes one line and exit 1.
 
-    Besides the project's own errors, that covers files that cannot be read or written and
-    an MLflow store that cannot be reached or lacks a run (say, after `make clean`).
+    That covers the project's own errors (MLflow's are translated into them where MLflow is
+    called, see `tracking.store_errors`) and files that cannot be read or written. With
+    ``LOANRISK_DEBUG=1`` the traceback is printed before the line.
     """
     try:
         main()
     except Exception as exc:
         if not is_user_error(exc):
             raise
+        if os.environ.get(DEBUG, "") not in ("", "0"):
+            traceback.print_exc()
         print(f"error: {one_line(exc)}", file=sys.stderr)
         raise SystemExit(1) from None
 
 
-def _from_mlflow(exc: BaseException) -> bool:
-    # By name, so that a stage that never touches MLflow does not pay for importing it.
-    return any(
-        cls.__name__ == "MlflowException" and cls.__module__.startswith("mlflow")
-        for cls in type(exc).__mro__
-    )
-
-
 def is_user_error(exc: BaseException) -> bool:
-    """An error the user can act on: the project's own, a file problem, an MLflow store one."""
-    return isinstance(exc, (LoanriskError, OSError)) or _from_mlflow(exc)
+    """An error the user can act on: the project's own, or a file problem."""
+    return isinstance(exc, (LoanriskError, OSError))
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception's message on one line, with MLflow's kind of error named."""
+    """An exception's message on one line."""
     text = " ".join(str(exc).split())
-    if _from_mlflow(exc):
-        from loanrisk.tracking import tracking_uri  # mlflow is imported already by now
-
-        return f"MLflow store {tracking_uri()}: {text}"
     if isinstance(exc, OSError) and not text:
         return type(exc).__name__
     return text
+
+
+FILE_MODE = 0o644
 
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` and rename it over ``path`` once writing succeeded.
 
-    A stage that dies half-way never leaves a truncated output that DVC would cache.
+    A stage that dies half-way never leaves a truncated output that DVC would cache. The file
+    ends up readable by everyone (0644), as a file written with ``open`` would be: the
+    temporary file is created 0600, and another user (a container's, say) must read outputs.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +73,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

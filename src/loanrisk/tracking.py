@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+from contextlib import ContextDecorator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,10 @@ import mlflow
 import pandas as pd
 import skops.io
 import yaml
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from loanrisk.errors import BundleError
+from loanrisk.errors import BundleError, StoreError
 from loanrisk.stage import file_digest
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -70,6 +72,25 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+class store_errors(ContextDecorator):  # noqa: N801 - used as a decorator and a `with` block
+    """Translate MLflow's errors into :class:`StoreError`, naming the store.
+
+    Used where MLflow is called (this module, the registry, the bundle export and the stages'
+    logging blocks), so the stage runner needs to know nothing of MLflow.
+    """
+
+    def __enter__(self) -> store_errors:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        if isinstance(exc, MlflowException):
+            text = " ".join(str(exc).split())
+            raise StoreError(f"MLflow store {tracking_uri()}: {text}") from exc
+
+
+@store_errors()
 def configure(experiment: str) -> str:
     """Point MLflow at the configured store and experiment; return the experiment id.
 
@@ -111,6 +132,28 @@ def load_model(model_dir: str | Path) -> Any:
     return skops.io.load(root / flavor["pickled_model"], trusted=SKOPS_TRUSTED_TYPES)
 
 
+@store_errors()
+def find_run(model: str, fingerprint: str) -> str:
+    """The id of the newest run in the current experiment that logged this very model.
+
+    Runs are found by the model's fingerprint, not by a file of run ids: run ids belong to
+    one store and must stay out of DVC's outputs, or `dvc repro` on a fresh clone would
+    change them.
+    """
+    found = mlflow.search_runs(
+        filter_string=f"tags.model = '{model}' and tags.fingerprint = '{fingerprint}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+        output_format="list",
+    )
+    if not found:
+        raise StoreError(
+            f"MLflow store {tracking_uri()}: no run holds the {model} model in models/{model} "
+            f"(fingerprint {fingerprint[:12]}); run `dvc repro -f train` to log it here"
+        )
+    return str(found[0].info.run_id)
+
+
 def input_columns(model_dir: str | Path) -> list[str] | None:
     """The column names of a logged model's input signature (None when it has none)."""
     try:
@@ -121,11 +164,16 @@ def input_columns(model_dir: str | Path) -> list[str] | None:
     return [str(column["name"]) for column in inputs if "name" in column]
 
 
+NOT_CODE = (":(exclude)dvc.lock", ":(exclude)reports", ":(exclude,glob)**/.gitignore")
+"""What DVC itself rewrites during `dvc repro`: changes there do not make the code dirty."""
+
+
 def git_commit() -> str:
-    """The commit the code was run from, with ``-dirty`` when the work tree has changes."""
+    """The commit the code was run from, with ``-dirty`` when tracked files other than
+    DVC's own outputs (the lock file, reports, the .gitignore files it writes) differ."""
     try:
         commit = _git("rev-parse", "HEAD")
-        dirty = _git("status", "--porcelain", "--untracked-files=no")
+        dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", *NOT_CODE)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("-dirty" if dirty else "")
@@ -137,6 +185,7 @@ def _git(*args: str) -> str:
     ).stdout.strip()
 
 
+@store_errors()
 def log_metrics(metrics: dict[str, Any], prefix: str = "") -> None:
     """Log the numeric leaves of a nested dict, keys joined with '.'."""
     flat: dict[str, float] = {}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from mlflow.exceptions import MlflowException
 
-from loanrisk import stage
-from loanrisk.errors import ContractError
+from loanrisk import stage, tracking
+from loanrisk.errors import ContractError, StoreError
 
 
 def _raise(exc: BaseException) -> None:
@@ -20,7 +20,7 @@ def _raise(exc: BaseException) -> None:
     [
         (ContractError("3 of 10 rows quarantined"), "error: 3 of 10 rows quarantined"),
         (FileNotFoundError(2, "No such file", "data/raw.parquet"), "data/raw.parquet"),
-        (MlflowException("Run with id=abc not found"), "error: MLflow store"),
+        (StoreError("MLflow store sqlite:///x.db: Run with id=abc not found"), "MLflow store"),
     ],
 )
 def test_user_errors_become_one_line_and_exit_one(
@@ -31,6 +31,55 @@ def test_user_errors_become_one_line_and_exit_one(
     assert excinfo.value.code == 1
     err = capsys.readouterr().err
     assert expected in err and err.count("\n") == 1
+
+
+def test_mlflow_errors_are_translated_where_mlflow_is_called() -> None:
+    expected = r"^MLflow store .*: Run with id=abc not found$"
+    with pytest.raises(StoreError, match=expected), tracking.store_errors():
+        raise MlflowException("Run with id=abc\nnot found")
+
+    @tracking.store_errors()
+    def fetch() -> None:
+        raise MlflowException("no such model")
+
+    with pytest.raises(StoreError, match="no such model"):
+        fetch()
+
+
+def test_debug_mode_shows_the_traceback_behind_the_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOANRISK_DEBUG", "1")
+    with pytest.raises(SystemExit):
+        stage.run(lambda: _raise(ContractError("bad batch")))
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.rstrip().splitlines()[-1] == "error: bad batch"
+
+
+def test_outputs_are_readable_by_everyone(tmp_path: Path) -> None:
+    stage.write_json(tmp_path / "out" / "report.json", {"rows": 1})
+    assert (tmp_path / "out" / "report.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_stage_run_without_the_package_says_how_to_install_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    for script in sorted((root / "pipelines").glob("*.py")):
+        result = subprocess.run(
+            [sys.executable, "-I", "-S", str(script)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 1, script.name
+        assert result.stderr.strip().splitlines() == [
+            "error: the loanrisk package is not installed for this Python; run `make setup` "
+            "and `source .venv/bin/activate`"
+        ], script.name
 
 
 def test_a_bug_is_not_disguised_as_a_user_error() -> None:

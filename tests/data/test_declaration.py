@@ -92,6 +92,14 @@ def test_a_numeric_protected_attribute_is_grouped_by_its_bands() -> None:
             "reference_applicants.low_risk: ['age'] are not features",
         ),
         (lambda r: r["id"].update(pattern="A[0-9"), "id: pattern is not a regular expression"),
+        (
+            lambda r: r["features"]["n_credit_lines"].update(direction="up"),
+            "features.n_credit_lines: a feature has a `direction` or an `invariance`, not both",
+        ),
+        (
+            lambda r: r["features"]["has_guarantor"].pop("to"),
+            "features.has_guarantor: a tested feature needs `step`, `factor` or `to`",
+        ),
     ],
 )
 def test_a_declaration_mistake_is_refused_in_one_line_naming_the_key(

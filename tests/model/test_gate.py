@@ -8,14 +8,15 @@ from typing import Any
 import pytest
 
 from loanrisk.config import GateConfig, Params
-from loanrisk.registry.gate import judge
+from loanrisk.registry.gate import ChampionComparison, judge
 
 GOOD: dict[str, Any] = {
     "test": {"roc_auc": 0.80, "ece": 0.01},
     "fairness": {"sex": {"selection_rate_ratio": 0.95, "equalized_odds_difference": 0.02}},
-    "behaviour": {"more_delinquencies_never_lower_risk": {"passed": True}},
+    "behaviour": {"higher_past_delinquencies_never_lowers_risk": {"passed": True}},
 }
 LOGISTIC = {"test": {"roc_auc": 0.78}}
+BETTER = ChampionComparison("1", difference=0.01, low=0.004, high=0.016)
 
 
 def with_(path: str, value: Any) -> dict[str, Any]:
@@ -36,7 +37,7 @@ def gate(params: Params) -> GateConfig:
 
 
 def test_a_good_candidate_passes_and_is_promoted(gate: GateConfig) -> None:
-    verdict = judge(GOOD, LOGISTIC, None, 0.80, gate)
+    verdict = judge(GOOD, LOGISTIC, None, gate)
     assert verdict.passed and verdict.promote and verdict.failures == []
 
 
@@ -48,13 +49,17 @@ def test_a_good_candidate_passes_and_is_promoted(gate: GateConfig) -> None:
         ("test.ece", 0.08, "max_ece"),
         ("fairness.sex.selection_rate_ratio", 0.7, "min_four_fifths_ratio.sex"),
         ("fairness.sex.equalized_odds_difference", 0.3, "max_equalized_odds_difference.sex"),
-        ("behaviour.more_delinquencies_never_lower_risk", {"passed": False}, "behavioural_tests"),
+        (
+            "behaviour.higher_past_delinquencies_never_lowers_risk",
+            {"passed": False},
+            "behavioural_tests",
+        ),
     ],
 )
 def test_each_criterion_blocks_promotion_on_its_own(
     gate: GateConfig, path: str, value: Any, criterion: str
 ) -> None:
-    verdict = judge(with_(path, value), LOGISTIC, None, 0.80, gate)
+    verdict = judge(with_(path, value), LOGISTIC, None, gate)
     assert not verdict.passed and not verdict.promote
     failed = [line.split(":")[0] for line in verdict.failures]
     assert failed[0] == criterion
@@ -62,46 +67,59 @@ def test_each_criterion_blocks_promotion_on_its_own(
 
 
 def test_a_challenger_worse_than_the_champion_is_not_promoted(gate: GateConfig) -> None:
-    verdict = judge(GOOD, LOGISTIC, champion_roc_auc=0.81, challenger_roc_auc=0.80, config=gate)
+    worse = ChampionComparison("3", difference=-0.01, low=-0.015, high=-0.005)
+    verdict = judge(GOOD, LOGISTIC, worse, gate)
     assert not verdict.promote
     assert verdict.failures[0].startswith("not_worse_than_champion")
-    assert judge(GOOD, LOGISTIC, 0.80, 0.80, gate).promote  # a tie is not worse
+    assert "[-0.0150, -0.0050]" in verdict.failures[0]
+
+
+def test_the_champion_comparison_uses_the_intervals_lower_bound_and_the_margin(
+    gate: GateConfig,
+) -> None:
+    margin = gate.champion_margin
+    noisy = ChampionComparison("3", difference=0.001, low=-margin - 0.001, high=0.004)
+    assert not judge(GOOD, LOGISTIC, noisy, gate).promote  # the interval reaches too low
+    close = ChampionComparison("3", difference=0.0, low=-margin, high=margin)
+    assert judge(GOOD, LOGISTIC, close, gate).promote  # within the margin
+    strict = gate.model_copy(update={"champion_margin": 0.0})
+    assert not judge(GOOD, LOGISTIC, noisy, strict).promote
 
 
 def test_a_rolled_back_training_run_is_never_promoted_again(gate: GateConfig) -> None:
-    verdict = judge(GOOD, LOGISTIC, 0.79, 0.80, gate, rolled_back=True)
+    verdict = judge(GOOD, LOGISTIC, BETTER, gate, rolled_back=True)
     assert not verdict.promote
     assert [line.split(":")[0] for line in verdict.failures] == ["not_rolled_back"]
 
 
 def test_dry_run_judges_but_never_promotes(gate: GateConfig) -> None:
-    verdict = judge(GOOD, LOGISTIC, None, 0.80, gate.model_copy(update={"mode": "dry_run"}))
+    verdict = judge(GOOD, LOGISTIC, None, gate.model_copy(update={"mode": "dry_run"}))
     assert verdict.passed and not verdict.promote
 
 
 def test_off_promotes_even_a_failing_candidate(gate: GateConfig) -> None:
     off = gate.model_copy(update={"mode": "off"})
-    verdict = judge(with_("test.roc_auc", 0.5), LOGISTIC, None, 0.5, off)
+    verdict = judge(with_("test.roc_auc", 0.5), LOGISTIC, None, off)
     assert not verdict.passed and verdict.promote
 
 
 def test_behavioural_tests_can_be_left_out_of_the_gate(gate: GateConfig) -> None:
     lenient = gate.model_copy(update={"require_behavioural_tests": False})
-    report = with_("behaviour.more_delinquencies_never_lower_risk", {"passed": False})
-    assert judge(report, LOGISTIC, None, 0.80, lenient).passed
+    report = with_("behaviour.higher_past_delinquencies_never_lowers_risk", {"passed": False})
+    assert judge(report, LOGISTIC, None, lenient).passed
 
 
 def test_fairness_is_gated_for_each_configured_attribute(gate: GateConfig) -> None:
     report = with_(
         "fairness.age_band", {"selection_rate_ratio": 0.5, "equalized_odds_difference": 0}
     )
-    assert judge(report, LOGISTIC, None, 0.80, gate).passed  # age_band not gated by default
+    assert judge(report, LOGISTIC, None, gate).passed  # age_band not gated by default
     both = gate.model_copy(update={"fairness_attributes": ["sex", "age_band"]})
-    verdict = judge(report, LOGISTIC, None, 0.80, both)
+    verdict = judge(report, LOGISTIC, None, both)
     assert verdict.failures[0].startswith("min_four_fifths_ratio.age_band")
 
 
 def test_every_criterion_reports_threshold_and_value(gate: GateConfig) -> None:
-    for criterion in judge(GOOD, LOGISTIC, 0.79, 0.80, gate).criteria:
+    for criterion in judge(GOOD, LOGISTIC, BETTER, gate).criteria:
         assert criterion.threshold is not None and criterion.value is not None
         assert criterion.why

@@ -53,21 +53,20 @@ def log_model(batch: pd.DataFrame, params: Params, C: float) -> str:
     return str(info.model_uri)
 
 
-def register(uri: str) -> str:
-    version = registry.register_challenger(
-        NAME, uri, {"policy": POLICY_VALUES, "git_commit": "abc"}
-    )
+def register(uri: str, fingerprint: str = "") -> str:
+    tags = {"policy": POLICY_VALUES, "git_commit": "abc", registry.FINGERPRINT: fingerprint or uri}
+    version = registry.register_challenger(NAME, uri, tags)
     return str(version.version)
 
 
 def test_promotion_and_rollback_walk_the_champion_chain(
     store: Path, batch: pd.DataFrame, params: Params
 ) -> None:
-    v1 = register(log_model(batch, params, 1.0))
+    v1 = register(log_model(batch, params, 1.0), "fp-1")
     assert str(registry.version_by_alias(NAME, registry.CHALLENGER).version) == v1
     assert registry.version_by_alias(NAME, registry.CHAMPION) is None
     registry.promote(NAME, v1, None, "first")
-    v2 = register(log_model(batch, params, 0.5))
+    v2 = register(log_model(batch, params, 0.5), "fp-2")
     registry.promote(NAME, v2, v1, "better")
     assert str(registry.version_by_alias(NAME, registry.CHAMPION).version) == v2
 
@@ -80,7 +79,9 @@ def test_promotion_and_rollback_walk_the_champion_chain(
     assert rolled.tags["rolled_back_at"]
     assert registry.client().get_model_version(NAME, v1).tags["restored_by"] == "alice"
 
-    assert registry.rolled_back_runs(NAME) == {str(rolled.run_id)}
+    assert registry.rolled_back_fingerprints(NAME) == {"fp-2"}
+    assert str(registry.version_with_fingerprint(NAME, "fp-1").version) == v1
+    assert registry.version_with_fingerprint(NAME, "fp-3") is None
 
     with pytest.raises(RegistryError, match="nothing to roll back to"):
         registry.rollback(NAME, by="alice", reason="again")

@@ -58,6 +58,7 @@ class Column(_Frozen):
     nullable: bool = False
     step: float | None = None
     factor: float | None = Field(default=None, gt=0)
+    to: Scalar | None = None
 
     @model_validator(mode="after")
     def _domain_fits_type(self) -> Column:
@@ -74,11 +75,15 @@ class Column(_Frozen):
                 raise ValueError(f"range {list(self.range)} is not [low, high]")
         if self.range is not None and self.values:
             raise ValueError("give `range` or `values`, not both")
-        if self.step is not None and self.factor is not None:
-            raise ValueError("give `step` or `factor`, not both")
-        if (self.step is not None or self.factor is not None) and self.type == "category":
-            raise ValueError("a category column cannot be stepped; leave out `step`/`factor`")
+        if sum(x is not None for x in (self.step, self.factor, self.to)) > 1:
+            raise ValueError("give one of `step`, `factor` or `to`")
+        if (self.step is not None or self.factor is not None) and not self.is_numeric:
+            raise ValueError("a category column cannot be stepped; use `to` or nothing")
         return self
+
+    @property
+    def movable(self) -> bool:
+        return any(x is not None for x in (self.step, self.factor, self.to))
 
     @property
     def is_numeric(self) -> bool:
@@ -86,21 +91,24 @@ class Column(_Frozen):
         return self.type in NUMERIC_TYPES
 
     def moved(self, series: pd.Series) -> pd.Series:
-        """``series`` moved by the declared ``step`` or ``factor``, kept inside ``range``."""
+        """``series`` moved as declared: by ``step``, by ``factor`` or set ``to`` a value,
+        kept inside the declared ``range`` or ``values``."""
+        if self.to is not None:
+            return pd.Series(self.to, index=series.index).astype(series.dtype)
         if self.factor is not None:
             out = series * self.factor
         elif self.step is not None:
             out = series + self.step
         else:
-            raise ValueError("the column declares no `step` or `factor`")
-        if self.range is not None:
-            out = out.clip(upper=self.range[1])
-        return out
+            raise ValueError("the column declares no `step`, `factor` or `to`")
+        ceiling = self.range[1] if self.range is not None else max(self.values or [np.inf])
+        return out.clip(upper=ceiling).astype(series.dtype)
 
 
 class Feature(Column):
     direction: Literal["up", "down"] | None = None
     monotone: bool = False
+    invariance: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _direction_is_usable(self) -> Feature:
@@ -108,8 +116,10 @@ class Feature(Column):
             raise ValueError("`direction` is for numeric and boolean features")
         if self.monotone and self.direction is None:
             raise ValueError("`monotone: true` needs a `direction` (up or down)")
-        if self.direction is not None and self.step is None and self.factor is None:
-            raise ValueError("a feature with a `direction` needs a `step` or `factor` to test it")
+        if self.direction is not None and self.invariance is not None:
+            raise ValueError("a feature has a `direction` or an `invariance`, not both")
+        if (self.direction is not None or self.invariance is not None) and not self.movable:
+            raise ValueError("a tested feature needs `step`, `factor` or `to` to move it")
         return self
 
     @property
@@ -144,10 +154,6 @@ class Protected(Column):
             raise ValueError("a numeric protected attribute needs `bands` to form groups")
         if self.bands is not None and self.type not in ("float", "integer"):
             raise ValueError("`bands` is for numeric attributes")
-        if self.type in ("float", "integer") and self.step is None and self.factor is None:
-            raise ValueError(
-                "a numeric protected attribute needs `step` or `factor` for its invariance test"
-            )
         return self
 
 
@@ -286,6 +292,11 @@ class Declaration(_Frozen):
     def directional(self) -> dict[str, Feature]:
         """Features with a known direction of effect, for the directional tests."""
         return {n: f for n, f in self.features.items() if f.direction is not None}
+
+    @property
+    def invariant(self) -> dict[str, Feature]:
+        """Features that should barely move a score, for the invariance tests."""
+        return {n: f for n, f in self.features.items() if f.invariance is not None}
 
     # -- groups -------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from loanrisk.evaluation.fairness import fairness_report
 from loanrisk.evaluation.metrics import bootstrap_roc_auc, headline_metrics
 from loanrisk.evaluation.policy import choose_policy, policy_metrics
 from loanrisk.evaluation.slices import slice_report
-from loanrisk.models.train import labels, score
+from loanrisk.scoring import labels, score
 
 
 @dataclass(frozen=True)

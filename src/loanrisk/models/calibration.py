@@ -22,8 +22,13 @@ METHODS = ("none", "sigmoid", "isotonic")
 
 @dataclass(frozen=True)
 class CalibrationChoice:
+    """The chosen method, each method's cross-fitted ECE, and the chosen method's
+    out-of-fold scores on the validation rows (each row scored by a calibrator that did not
+    see it): what the candidate's validation metrics are computed from."""
+
     method: str
     cross_fitted_ece: dict[str, float]
+    out_of_fold: np.ndarray
 
 
 def calibrate(model: Any, method: str, X: pd.DataFrame, y: np.ndarray) -> Any:
@@ -40,12 +45,16 @@ def choose_calibration(
     rng = np.random.default_rng(seed)
     half = rng.random(len(X)) < 0.5
     scores = {}
+    out_of_fold = {}
     for method in METHODS:
         eces = []
+        oof = np.empty(len(X))
         for fit_part in (half, ~half):
             calibrated = calibrate(model, method, X[fit_part], y[fit_part])
             p = calibrated.predict_proba(X[~fit_part])[:, 1]
+            oof[~fit_part] = p
             eces.append(expected_calibration_error(y[~fit_part], p, n_bins))
         scores[method] = float(np.mean(eces))
+        out_of_fold[method] = oof
     chosen = min(scores, key=scores.__getitem__) if requested == "auto" else requested
-    return CalibrationChoice(method=chosen, cross_fitted_ece=scores)
+    return CalibrationChoice(chosen, scores, out_of_fold[chosen])

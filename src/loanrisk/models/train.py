@@ -1,7 +1,9 @@
 """Fit the three models on the training split; the candidate is calibrated on validation.
 
-Pure: data in, fitted estimators and their measures out. Tracking and files are the train
-stage's business (`pipelines/train.py`).
+Pure: data in, fitted estimators and their validation measures out. The test split is not
+an input: it is kept for the verdict (`pipelines/evaluate.py` and the gate), so nothing
+chosen here can have been chosen on it. Tracking and files are the train stage's business
+(`pipelines/train.py`).
 """
 
 from __future__ import annotations
@@ -9,14 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from loanrisk.config import Params
 from loanrisk.data.declaration import Declaration
 from loanrisk.evaluation.metrics import headline_metrics
 from loanrisk.models.calibration import calibrate, choose_calibration
 from loanrisk.models.estimators import build_candidate, build_logistic, build_rule
+from loanrisk.scoring import features, labels, score
+
+__all__ = ["MODEL_NAMES", "TrainedModel", "features", "fit_model", "labels", "score"]
 
 MODEL_NAMES = ("rule", "logistic", "candidate")
 
@@ -30,27 +35,28 @@ class TrainedModel:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def features(frame: pd.DataFrame, dataset: Declaration) -> pd.DataFrame:
-    """The model's inputs: the declared feature columns, in the models' order."""
-    return frame.loc[:, list(dataset.feature_names)]
-
-
-def score(model: Any, frame: pd.DataFrame, dataset: Declaration) -> np.ndarray:
-    """Each row's probability of the positive label; the model sees the feature columns
-    only, never the protected attributes, whatever else the frame holds."""
-    p: np.ndarray = model.predict_proba(features(frame, dataset))[:, 1]
-    return p
-
-
-def labels(frame: pd.DataFrame, dataset: Declaration) -> np.ndarray:
-    """The label as 0/1 (the contract stores the positive value as 1)."""
-    return frame[dataset.label.column].to_numpy(dtype=int)
+TRAINING_THREADS = 1
+"""OpenMP threads for fitting. The gradient-boosted model stores the thread count it was
+fitted with, so a count fixed here (rather than the machine's core count) makes the saved
+model, and so `dvc.lock`, the same on every machine. The fit itself takes about a second."""
 
 
 def fit_model(
     name: str, params: Params, dataset: Declaration, splits: dict[str, pd.DataFrame]
 ) -> TrainedModel:
-    """Fit model ``name`` on ``splits['train']`` and measure it on valid and test."""
+    """Fit model ``name`` on ``splits['train']`` and measure it on ``splits['valid']``.
+
+    The candidate's calibrator is fitted on the validation rows, so its validation measures
+    come from out-of-fold scores (each row scored by a calibrator fitted on the other half):
+    measured in-sample they would flatter it.
+    """
+    with threadpool_limits(limits=TRAINING_THREADS, user_api="openmp"):
+        return _fit(name, params, dataset, splits)
+
+
+def _fit(
+    name: str, params: Params, dataset: Declaration, splits: dict[str, pd.DataFrame]
+) -> TrainedModel:
     cfg = params.train
     X, y = features(splits["train"], dataset), labels(splits["train"], dataset)
     notes: dict[str, Any] = {}
@@ -78,14 +84,11 @@ def fit_model(
         estimator = calibrate(fitted, choice.method, Xv, yv)
         hyper = cfg.candidate.model_dump()
         notes = {"calibration": choice.method, "cross_fitted_ece": choice.cross_fitted_ece}
+        valid_scores = choice.out_of_fold
     else:
         raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
-    metrics = {
-        part: headline_metrics(
-            labels(splits[part], dataset),
-            score(estimator, splits[part], dataset),
-            params.evaluate.calibration_bins,
-        )
-        for part in ("valid", "test")
-    }
+    if name != "candidate":
+        valid_scores = score(estimator, splits["valid"], dataset)
+    bins = params.evaluate.calibration_bins
+    metrics = {"valid": headline_metrics(labels(splits["valid"], dataset), valid_scores, bins)}
     return TrainedModel(name, estimator, hyper, metrics, notes)

@@ -26,7 +26,7 @@ from mlflow.entities.model_registry import ModelVersion
 from loanrisk.errors import BundleError
 from loanrisk.registry.registry import tag_json
 from loanrisk.stage import file_digest
-from loanrisk.tracking import load_model
+from loanrisk.tracking import load_model, store_errors
 
 MODEL_DIR = "model"
 CONTRACT = "contract.schema.json"
@@ -46,6 +46,7 @@ def _manifest(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): file_digest(p, "sha256") for p in files}
 
 
+@store_errors()
 def export_bundle(
     destination: str | Path,
     model_uri: str | None,

@@ -51,20 +51,27 @@ def _at_most(name: str, value: float, threshold: float, what: str) -> Criterion:
     return Criterion(name, threshold, value, passed, f"{what} {value:.4f} {relation} {threshold}")
 
 
-def judge(
-    candidate: dict[str, Any],
-    logistic: dict[str, Any],
-    champion_roc_auc: float | None,
-    challenger_roc_auc: float,
-    config: GateConfig,
-    rolled_back: bool = False,
-) -> Verdict:
-    """Judge the candidate's evaluation report against the gate's thresholds.
+@dataclass(frozen=True)
+class ChampionComparison:
+    """The challenger against the champion on the same test rows: the paired bootstrap
+    interval of ROC-AUC(challenger) - ROC-AUC(champion)."""
 
-    ``champion_roc_auc`` is the current champion's ROC-AUC on the same test split (None when
-    there is no champion yet); ``challenger_roc_auc`` is the candidate's on those rows, by the
-    same computation. ``rolled_back`` says the candidate's training run was rolled back
-    before: a person decided against it, and only a new training run may replace that.
+    version: str
+    difference: float
+    low: float
+    high: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def candidate_criteria(
+    candidate: dict[str, Any], logistic: dict[str, Any], config: GateConfig
+) -> list[Criterion]:
+    """The criteria that judge the candidate alone: its own figures against the thresholds.
+
+    They depend only on the evaluation report, never on a registry's history, so the same
+    data, params and code always give the same list.
     """
     uplift = candidate["test"]["roc_auc"] - logistic["test"]["roc_auc"]
     criteria = [
@@ -104,24 +111,49 @@ def judge(
                 "all passed" if not failed else "failed: " + ", ".join(failed),
             )
         )
-    if champion_roc_auc is None:
-        criteria.append(Criterion("not_worse_than_champion", None, None, True, "no champion yet"))
-    else:
-        criteria.append(
-            _at_least(
-                "not_worse_than_champion",
-                challenger_roc_auc,
-                champion_roc_auc,
-                "ROC-AUC on the same test rows vs the champion's",
-            )
-        )
+    return criteria
+
+
+def champion_criterion(comparison: ChampionComparison | None, margin: float) -> Criterion:
+    """Not worse than the champion: the lower bound of the paired interval is at least
+    ``-margin``. A point comparison would let noise decide; the interval says how sure."""
+    if comparison is None:
+        return Criterion("not_worse_than_champion", -margin, None, True, "no champion yet")
+    c = comparison
+    passed = c.low >= -margin
+    return Criterion(
+        "not_worse_than_champion",
+        -margin,
+        c.low,
+        passed,
+        f"ROC-AUC minus champion v{c.version}'s on the same rows {c.difference:+.4f}, paired "
+        f"bootstrap 95% interval [{c.low:+.4f}, {c.high:+.4f}]; lower bound "
+        f"{'>=' if passed else '<'} {-margin}",
+    )
+
+
+def judge(
+    candidate: dict[str, Any],
+    logistic: dict[str, Any],
+    champion: ChampionComparison | None,
+    config: GateConfig,
+    rolled_back: bool = False,
+) -> Verdict:
+    """Judge the candidate's evaluation report against the gate's thresholds.
+
+    ``champion`` compares it with the current champion on the same test rows (None when
+    there is no champion yet). ``rolled_back`` says this very model was rolled back before:
+    a person decided against it, and only a different model may replace that decision.
+    """
+    criteria = candidate_criteria(candidate, logistic, config)
+    criteria.append(champion_criterion(champion, config.champion_margin))
     criteria.append(
         Criterion(
             "not_rolled_back",
             False,
             rolled_back,
             not rolled_back,
-            "this training run was rolled back before" if rolled_back else "never rolled back",
+            "this model was rolled back before" if rolled_back else "never rolled back",
         )
     )
     passed = all(c.passed for c in criteria)

@@ -17,6 +17,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from loanrisk.errors import RegistryError
+from loanrisk.tracking import store_errors
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -37,6 +38,7 @@ def client() -> mlflow.MlflowClient:
     return mlflow.MlflowClient()
 
 
+@store_errors()
 def version_by_alias(name: str, alias: str) -> ModelVersion | None:
     """The version behind ``alias``, or None when the model or the alias does not exist."""
     try:
@@ -59,37 +61,64 @@ def _is_absent(exc: MlflowException) -> bool:
     )
 
 
-def rolled_back_runs(name: str) -> set[str]:
-    """Run ids of every version of ``name`` that was ever rolled back.
+FINGERPRINT = "fingerprint"
+"""The tag holding a version's model fingerprint (SHA-256 of its canonical files): the same
+data, params and code give the same fingerprint."""
 
-    A rolled-back model must not come back by itself: the next `dvc repro` re-registers the
-    same training run, and without this check it would beat the restored champion again.
-    """
+
+@store_errors()
+def versions(name: str) -> list[ModelVersion]:
+    """Every version of ``name`` (none when the model is not registered)."""
     try:
-        versions = client().search_model_versions(f"name = '{name}'")
+        found: list[ModelVersion] = client().search_model_versions(f"name = '{name}'")
     except MlflowException as exc:
         if _is_absent(exc):
-            return set()
+            return []
         raise
-    return {str(v.run_id) for v in versions if v.tags.get("rolled_back_at") and v.run_id}
+    return found
 
 
-def register_challenger(name: str, model_uri: str, tags: dict[str, Any]) -> ModelVersion:
-    """Register ``model_uri`` as a new version of ``name`` and point ``challenger`` at it."""
+def version_with_fingerprint(name: str, fingerprint: str) -> ModelVersion | None:
+    """The oldest version of ``name`` holding exactly this model, if any."""
+    same = [v for v in versions(name) if v.tags.get(FINGERPRINT) == fingerprint]
+    return min(same, key=lambda v: int(v.version)) if same else None
+
+
+def rolled_back_fingerprints(name: str) -> set[str]:
+    """Fingerprints of every version of ``name`` that was ever rolled back.
+
+    A rolled-back model must not come back by itself: the next `dvc repro` reproduces the
+    same model, and without this check it would beat the restored champion again.
+    """
+    return {
+        v.tags[FINGERPRINT]
+        for v in versions(name)
+        if v.tags.get("rolled_back_at") and v.tags.get(FINGERPRINT)
+    }
+
+
+@store_errors()
+def register_challenger(
+    name: str, model_uri: str, tags: dict[str, Any], alias: bool = True
+) -> ModelVersion:
+    """Register ``model_uri`` as a new version of ``name``; with ``alias``, point
+    ``challenger`` at it (an experiment's version is only tagged)."""
     c = client()
     try:
         c.get_registered_model(name)
     except MlflowException as exc:
         if not _is_absent(exc):
             raise
-        c.create_registered_model(name, description="Probability of default within 12 months.")
+        c.create_registered_model(name, description="Probability of the positive label.")
     version = c.create_model_version(
         name, model_uri, run_id=tags.get("run_id"), tags=_as_tags(tags)
     )
-    c.set_registered_model_alias(name, CHALLENGER, version.version)
+    if alias:
+        c.set_registered_model_alias(name, CHALLENGER, version.version)
     return version
 
 
+@store_errors()
 def promote(name: str, version: str, previous: str | None, reason: str) -> None:
     """Point ``champion`` at ``version``, remembering the champion it replaces."""
     c = client()
@@ -102,6 +131,7 @@ def promote(name: str, version: str, previous: str | None, reason: str) -> None:
     c.set_registered_model_alias(name, CHAMPION, version)
 
 
+@store_errors()
 def rollback(name: str, by: str, reason: str) -> Rollback:
     """Move ``champion`` back to the version it replaced; record who, when and why."""
     current = version_by_alias(name, CHAMPION)
