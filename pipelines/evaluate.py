@@ -4,13 +4,9 @@ Writes reports/metrics.json (DVC metrics), reports/plots/ (DVC plots) and logs t
 numbers and files to each model's MLflow run.
 """
 
-try:
-    import loanrisk  # noqa: F401 - first, so a Python without the project says so in one line
-except ModuleNotFoundError:
-    raise SystemExit(
-        "error: the loanrisk package is not installed for this Python; run `make setup` "
-        "and `source .venv/bin/activate`"
-    ) from None
+import _installed  # noqa: F401 - first: says how to install the project if it is missing
+
+# isort: split
 
 import warnings
 

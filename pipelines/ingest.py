@@ -1,12 +1,8 @@
 """DVC stage `ingest`: write the raw batch to data/raw/applications.parquet."""
 
-try:
-    import loanrisk  # noqa: F401 - first, so a Python without the project says so in one line
-except ModuleNotFoundError:
-    raise SystemExit(
-        "error: the loanrisk package is not installed for this Python; run `make setup` "
-        "and `source .venv/bin/activate`"
-    ) from None
+import _installed  # noqa: F401 - first: says how to install the project if it is missing
+
+# isort: split
 
 from loanrisk import stage
 from loanrisk.config import load_project

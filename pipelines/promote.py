@@ -16,13 +16,9 @@ registers its model, tagged with the experiment's name. A model already register
 fingerprint: same data, params and code) is not registered again.
 """
 
-try:
-    import loanrisk  # noqa: F401 - first, so a Python without the project says so in one line
-except ModuleNotFoundError:
-    raise SystemExit(
-        "error: the loanrisk package is not installed for this Python; run `make setup` "
-        "and `source .venv/bin/activate`"
-    ) from None
+import _installed  # noqa: F401 - first: says how to install the project if it is missing
+
+# isort: split
 
 import os
 import tempfile

@@ -7,13 +7,9 @@ bytes, so `dvc.lock` does not change when the pipeline is reproduced. The run is
 that directory's fingerprint, which is how evaluate and promote find it again.
 """
 
-try:
-    import loanrisk  # noqa: F401 - first, so a Python without the project says so in one line
-except ModuleNotFoundError:
-    raise SystemExit(
-        "error: the loanrisk package is not installed for this Python; run `make setup` "
-        "and `source .venv/bin/activate`"
-    ) from None
+import _installed  # noqa: F401 - first: says how to install the project if it is missing
+
+# isort: split
 
 import warnings
 from pathlib import Path

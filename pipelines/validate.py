@@ -4,13 +4,9 @@ Writes data/validated/, data/quarantine/, reports/validation.json and reports/va
 then fails (exit 1, one line) if the batch is broken or too much of it was quarantined.
 """
 
-try:
-    import loanrisk  # noqa: F401 - first, so a Python without the project says so in one line
-except ModuleNotFoundError:
-    raise SystemExit(
-        "error: the loanrisk package is not installed for this Python; run `make setup` "
-        "and `source .venv/bin/activate`"
-    ) from None
+import _installed  # noqa: F401 - first: says how to install the project if it is missing
+
+# isort: split
 
 from pathlib import Path
 

@@ -63,13 +63,16 @@ def test_outputs_are_readable_by_everyone(tmp_path: Path) -> None:
 
 
 def test_a_stage_run_without_the_package_says_how_to_install_it(tmp_path: Path) -> None:
+    import os
     import subprocess
     import sys
 
     root = Path(__file__).resolve().parents[2]
-    for script in sorted((root / "pipelines").glob("*.py")):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    for script in sorted((root / "pipelines").glob("[!_]*.py")):
         result = subprocess.run(
-            [sys.executable, "-I", "-S", str(script)],
+            [sys.executable, "-S", str(script)],  # -S: no site-packages, so no loanrisk
+            env=env,
             cwd=tmp_path,
             capture_output=True,
             text=True,
