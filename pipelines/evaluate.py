@@ -14,10 +14,10 @@ import mlflow
 import pandas as pd
 
 from loanrisk import stage, tracking
-from loanrisk.config import load_project
 from loanrisk.evaluation.report import evaluate_model
 from loanrisk.models.canonical import fingerprint
 from loanrisk.models.train import MODEL_NAMES
+from loanrisk.project import load_project
 
 SPLITS = "data/splits"
 METRICS = "reports/metrics.json"

@@ -5,15 +5,15 @@ import _installed  # noqa: F401 - first: says how to install the project if it i
 # isort: split
 
 from loanrisk import stage
-from loanrisk.config import load_project
 from loanrisk.data.ingest import ingest
+from loanrisk.project import load_project
 
 RAW = "data/raw/applications.parquet"
 
 
 def main() -> None:
     project = load_project()
-    frame = ingest(project)
+    frame = ingest(project.params, project.dataset)
     stage.write_parquet(RAW, frame)
     print(f"ingest: {len(frame)} rows from {project.params.data.source} -> {RAW}")
 

@@ -29,12 +29,12 @@ import mlflow
 import pandas as pd
 
 from loanrisk import stage, tracking
-from loanrisk.config import Project, load_project
 from loanrisk.data.contract import build_contract, contract_json_schema
 from loanrisk.data.declaration import Declaration
 from loanrisk.errors import RegistryError
 from loanrisk.evaluation.metrics import paired_auc_difference
 from loanrisk.models.canonical import fingerprint
+from loanrisk.project import Project, load_project
 from loanrisk.registry import registry
 from loanrisk.registry.bundle import export_bundle, provenance_for
 from loanrisk.registry.gate import ChampionComparison, candidate_criteria, judge

@@ -7,9 +7,9 @@ import _installed  # noqa: F401 - first: says how to install the project if it i
 import pandas as pd
 
 from loanrisk import stage
-from loanrisk.config import load_project
 from loanrisk.data.contract import maturity_cutoff
 from loanrisk.data.split import ensure_usable, out_of_time_split, split_report, stratified_split
+from loanrisk.project import load_project
 
 VALID = "data/validated/applications.parquet"
 SPLITS = "data/splits"

@@ -19,9 +19,9 @@ import pandas as pd
 from mlflow.data.pandas_dataset import PandasDataset, from_pandas
 
 from loanrisk import stage, tracking
-from loanrisk.config import load_project
 from loanrisk.models.canonical import save_canonical
 from loanrisk.models.train import MODEL_NAMES, TrainedModel, features, fit_model
+from loanrisk.project import load_project
 
 SPLITS = "data/splits"
 MODELS = Path("models")

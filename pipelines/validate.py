@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from loanrisk import stage
-from loanrisk.config import load_project
 from loanrisk.data.contract import contract_for
 from loanrisk.data.validation import ensure_acceptable, validate_batch, write_outputs
+from loanrisk.project import load_project
 
 RAW = Path("data/raw/applications.parquet")
 VALID = Path("data/validated/applications.parquet")

@@ -19,7 +19,8 @@ import pandas as pd
 import typer
 
 from loanrisk import stage
-from loanrisk.config import SCENARIOS, load_params, load_project
+from loanrisk.config import SCENARIOS, load_params
+from loanrisk.project import load_project
 
 app = typer.Typer(
     help="Loan default risk: the lifecycle commands that live outside `dvc repro`.",

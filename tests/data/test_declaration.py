@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from loanrisk.config import load_project
 from loanrisk.data.declaration import load_declaration, parse_declaration
 from loanrisk.errors import ConfigError
+from loanrisk.project import load_project
 from tests.conftest import LOANS, ROOT
 
 RAW: dict[str, Any] = yaml.safe_load((ROOT / "datasets/loans.yaml").read_text())

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from loanrisk.config import Project
+from loanrisk.config import Params
 from loanrisk.data.declaration import Declaration
 from loanrisk.data.readers import read_table
 from loanrisk.errors import DataSourceError
@@ -15,35 +15,34 @@ if TYPE_CHECKING:
     from loanrisk.data.generator import GeneratorSpec
 
 
-def generator_spec(project: Project) -> GeneratorSpec:
+def generator_spec(params: Params, dataset: Declaration) -> GeneratorSpec:
     """What the embedded generator makes under these params."""
     from loanrisk.data.generator import GeneratorSpec
 
-    params, data = project.params, project.params.data
+    data = params.data
     return GeneratorSpec(
         seed=params.seed,
         start=data.start,
         months=data.months,
         n_applications=data.n_applications,
         as_of=data.as_of,
-        label_horizon_months=project.dataset.label.horizon_months or 0,
+        label_horizon_months=dataset.label.horizon_months or 0,
         scenario=data.scenario,
         scenario_start=data.scenario_start,
     )
 
 
-def ingest(project: Project) -> pd.DataFrame:
+def ingest(params: Params, dataset: Declaration) -> pd.DataFrame:
     """The raw batch: generated when ``data.source`` is ``generator``, else read from it.
 
     The generator is imported only here, only when it is the source: a project that brought
     its own data never loads it.
     """
-    source = project.params.data.source
-    if project.params.data.uses_generator:
+    source = params.data.source
+    if params.data.uses_generator:
         from loanrisk.data.generator import generate
 
-        return generate(generator_spec(project))
-    dataset = project.dataset
+        return generate(generator_spec(params, dataset))
     frame = read_table(source, dataset.timestamp.column if dataset.timestamp else None)
     ensure_declared_columns(frame, dataset, source)
     return frame
