@@ -27,6 +27,7 @@ def workdir(tmp_path: Path) -> Path:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"]["source"] = "generator"
     params["data"]["declaration"] = "datasets/loans.yaml"
+    params["gate"]["fairness_attributes"] = ["sex"]
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copytree(ROOT / "datasets", tmp_path / "datasets")
     return tmp_path

@@ -77,6 +77,7 @@ def small_params(target: Path) -> None:
     params = yaml.safe_load((target / "params.yaml").read_text())
     params["data"].update(source="generator", declaration="datasets/loans.yaml", size="small")
     params["mlflow"].update(experiment=None, registered_model=None)
+    params["gate"].update(fairness_attributes=["sex"], mode="enforce")
     # A 2,000-row test split cannot resolve the default uplift of 0.005 over the logistic
     # baseline (its ROC-AUC interval is about 0.04 wide); the gate still has to see the
     # candidate close to it.
