@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint format ui bench lock clean
+.PHONY: help setup repro test test-fast lint format ui bench lock clean serve
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -57,3 +57,13 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs the package ind
 
 clean: ## Remove the venv, caches and local MLflow store (DVC cache and data stay)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mlflow.db mlartifacts
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 1
+
+serve: setup ## Serve the champion at http://$(HOST):$(PORT) (MODEL_URI, WORKERS=n; see README)
+	@rm -rf .prometheus && mkdir -p .prometheus
+	PROMETHEUS_MULTIPROC_DIR=$(if $(filter-out 1,$(WORKERS)),$(abspath .prometheus),) \
+	$(BIN)/uvicorn --factory serving.app:factory --host $(HOST) --port $(PORT) \
+		--workers $(WORKERS) --no-access-log

@@ -1,0 +1,624 @@
+"""The app factory: the champion behind HTTP, with the contract at the door.
+
+`create_app(settings)` builds the FastAPI app; the model loads in the lifespan, off the request
+path. Until the model has loaded and answered a warm-up prediction, `/health/ready` says 503
+with the reason, while `/health/live` says 200: a broken model never takes the process down.
+Run it with `make serve` (uvicorn on 127.0.0.1:8000, `WORKERS=n` for several processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import sys
+import time
+import uuid
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+
+from loanrisk.data.declaration import Declaration, load_declaration
+from loanrisk.errors import LoanriskError
+from loanrisk.project import load_project
+from serving import metrics, protocols
+from serving.capture import Capture, now
+from serving.model import ServedModel, describe_failure, load_served
+from serving.requests import Feedback, application_model, batch_model
+from serving.settings import Settings, load_settings
+
+LOG = logging.getLogger("loanrisk.serving")
+CHAMPION, CANARY, SHADOW = "champion", "canary", "shadow"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class JSON(Response):
+    """A JSON response serialised with orjson (numpy floats included)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class ProblemError(Exception):
+    """An error answered as ``{"error": ..., "detail": ...}`` with its status."""
+
+    def __init__(self, status: int, error: str, detail: Any = None) -> None:
+        super().__init__(error)
+        self.status, self.error, self.detail = status, error, detail
+
+
+@dataclass
+class Service:
+    """Everything a request needs; swapped pieces (the models) are replaced whole."""
+
+    settings: Settings
+    dataset: Declaration
+    application: type[BaseModel]
+    batch: type[BaseModel]
+    capture: Capture
+    executor: ThreadPoolExecutor
+    champion: ServedModel | None = None
+    challenger: ServedModel | None = None
+    not_ready: str = "loading the model"
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def require_champion(self) -> ServedModel:
+        if self.champion is None:
+            raise ProblemError(503, "model not ready", self.not_ready)
+        return self.champion
+
+
+def dataset_for(settings: Settings) -> Declaration:
+    if settings.dataset:
+        return load_declaration(settings.dataset)
+    return load_project(settings.params).dataset
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service. Settings default to the environment (`serving.settings`)."""
+    settings = settings or load_settings()
+    dataset = dataset_for(settings)
+    application = application_model(dataset)
+    service = Service(
+        settings=settings,
+        dataset=dataset,
+        application=application,
+        batch=batch_model(application, settings.max_batch),
+        capture=Capture(settings.capture_dir, settings.capture_sample, settings.capture_queue),
+        executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="predict"),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await _load_all(service)
+        yield
+        service.capture.close()
+        service.executor.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(
+        title="Loan risk service",
+        version="1",
+        lifespan=lifespan,
+        default_response_class=JSON,
+        description=f"Serves the champion for the dataset {dataset.name!r}.",
+    )
+    app.state.service = service
+    _routes(app, service)
+    _errors(app)
+    app.add_middleware(Edge, settings=settings)  # type: ignore[arg-type]
+    return app
+
+
+async def _load_all(service: Service) -> None:
+    settings = service.settings
+    loop = asyncio.get_running_loop()
+    try:
+        service.champion = await loop.run_in_executor(
+            service.executor, load_served, settings.model_uri, service.dataset
+        )
+        _announce(service.champion, CHAMPION)
+        metrics.READY.set(1)
+    except (LoanriskError, OSError) as exc:
+        service.not_ready = describe_failure(exc)
+        metrics.READY.set(0)
+        LOG.error(orjson.dumps({"event": "load_failed", "reason": service.not_ready}).decode())
+    if settings.challenger_uri and settings.traffic != CHAMPION:
+        try:
+            service.challenger = await loop.run_in_executor(
+                service.executor, load_served, settings.challenger_uri, service.dataset
+            )
+            _announce(service.challenger, settings.traffic)
+        except (LoanriskError, OSError) as exc:
+            LOG.error(
+                orjson.dumps(
+                    {"event": "challenger_failed", "reason": describe_failure(exc)}
+                ).decode()
+            )
+
+
+def _announce(model: ServedModel, role: str) -> None:
+    metrics.MODEL_INFO.labels(model.name, model.version, role, model.path).set(1)
+
+
+# -- scoring ----------------------------------------------------------------------------------
+
+
+def _role_for(service: Service, application_id: str) -> str:
+    """Canary traffic is sticky: the same application id always goes to the same model."""
+    s = service.settings
+    if s.traffic != CANARY or service.challenger is None:
+        return CHAMPION
+    bucket = zlib.crc32(application_id.encode()) % 10_000
+    return CANARY if bucket < s.canary_fraction * 10_000 else CHAMPION
+
+
+def _predict(
+    service: Service, applications: list[dict[str, Any]], request_id: str
+) -> list[dict[str, Any]]:
+    """Score and decide every application; canary ones by the challenger."""
+    champion = service.require_champion()
+    id_column = service.dataset.id.column
+    features = service.dataset.feature_names
+    roles = [_role_for(service, a[id_column]) for a in applications]
+    out: list[dict[str, Any]] = [{} for _ in applications]
+    for role in (CHAMPION, CANARY):
+        index = [i for i, r in enumerate(roles) if r == role]
+        if not index:
+            continue
+        model = champion if role == CHAMPION else service.challenger
+        assert model is not None  # a canary role is only given when a challenger is loaded
+        rows = [{f: applications[i][f] for f in features} for i in index]
+        p = model.score_rows(rows)
+        decisions = model.decide(p)
+        _record(model, role, p, decisions)
+        for j, i in enumerate(index):
+            out[i] = {
+                "id": applications[i][id_column],
+                "probability": float(p[j]),
+                "decision": str(decisions[j]),
+                "model_version": model.version,
+            }
+    if service.capture.wanted():
+        stamp = now().isoformat()
+        service.capture.offer(
+            [
+                {
+                    **applications[i],
+                    "request_id": request_id,
+                    "at": stamp,
+                    "score": out[i]["probability"],
+                    "decision": out[i]["decision"],
+                    "model_version": out[i]["model_version"],
+                    "role": roles[i],
+                }
+                for i in range(len(applications))
+            ]
+        )
+    return out
+
+
+def _record(model: ServedModel, role: str, p: np.ndarray, decisions: np.ndarray) -> None:
+    for decision in np.unique(decisions):
+        count = int((decisions == decision).sum())
+        metrics.PREDICTIONS.labels(str(decision), model.version, role).inc(count)
+    histogram = metrics.SCORES.labels(model.version, role)
+    for value in p:
+        histogram.observe(float(value))
+
+
+def _shadow(service: Service, applications: list[dict[str, Any]]) -> None:
+    """The challenger scores what the champion answered, off the response path."""
+    model = service.challenger
+    if model is None:
+        return
+    features = service.dataset.feature_names
+    try:
+        p = model.score_rows([{f: a[f] for f in features} for a in applications])
+        _record(model, SHADOW, p, model.decide(p))
+    except Exception as exc:  # a shadow failure must never reach a client
+        LOG.error(
+            orjson.dumps({"event": "shadow_failed", "reason": describe_failure(exc)}).decode()
+        )
+
+
+async def _run(service: Service, work: Callable[[], Any]) -> Any:
+    """Run ``work`` in the prediction pool; 504 past the configured timeout."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await asyncio.wait_for(
+            loop.run_in_executor(service.executor, work), service.settings.timeout_s
+        )
+    except TimeoutError:
+        raise ProblemError(
+            504, "prediction timed out", f"over {service.settings.timeout_s} s"
+        ) from None
+
+
+def _validate(service: Service, payload: Any) -> list[dict[str, Any]]:
+    """One application or ``{"applications": [...]}``, checked against the contract."""
+    try:
+        if isinstance(payload, dict) and "applications" in payload:
+            batch = service.batch.model_validate(payload)
+            return [a.model_dump() for a in batch.applications]  # type: ignore[attr-defined]
+        return [service.application.model_validate(payload).model_dump()]
+    except ValidationError as exc:
+        raise ProblemError(422, "invalid application", field_problems(service, exc)) from None
+
+
+def field_problems(service: Service, exc: ValidationError) -> list[dict[str, str]]:
+    """Each bad field and why, without echoing the applicant's values; counted by field
+    (a name outside the contract counts as "(other)", so the label set stays bounded)."""
+    known = {service.dataset.id.column, *service.dataset.columns}
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "(body)"
+        name = str(error["loc"][-1]) if error["loc"] else "(body)"
+        metrics.VALIDATION_FAILURES.labels(name if name in known else "(other)").inc()
+        reason = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+        problems.append({"field": where, "reason": reason})
+    return problems
+
+
+def _parse(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ProblemError(400, "the body is not JSON") from None
+
+
+# -- routes -----------------------------------------------------------------------------------
+
+
+def _routes(app: FastAPI, service: Service) -> None:
+    schema = service.application.model_json_schema()
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, bool]:
+        return {"live": True}
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready() -> Response:
+        if service.champion is None:
+            return JSON({"ready": False, "reason": service.not_ready}, status_code=503)
+        return JSON({"ready": True, "version": service.champion.version})
+
+    @app.post(
+        "/predict",
+        tags=["predict"],
+        openapi_extra={
+            "requestBody": {
+                "content": {"application/json": {"schema": schema}},
+                "required": True,
+            }
+        },
+    )
+    async def predict(request: Request) -> Response:
+        """Score one application, or ``{"applications": [...]}``; decide each."""
+        request_id = request.scope["state"]["request_id"]
+        applications = _validate(service, _parse(await request.body()))
+        champion = service.require_champion()
+        if len(applications) == 1 and champion.fast is not None:
+            # Microseconds on the compiled path: a hop to the pool would cost more than it.
+            predictions = _predict(service, applications, request_id)
+        else:
+            predictions = await _run(service, lambda: _predict(service, applications, request_id))
+        if service.settings.traffic == SHADOW and service.challenger is not None:
+            asyncio.get_running_loop().run_in_executor(
+                service.executor, _shadow, service, applications
+            )
+        return JSON(
+            {
+                "request_id": request_id,
+                "model": {"name": champion.name, "version": champion.version},
+                "predictions": predictions,
+            }
+        )
+
+    @app.post("/feedback", tags=["predict"], status_code=202)
+    async def feedback(outcome: Feedback, request: Request) -> dict[str, str]:
+        """Record an observed outcome for an application scored earlier."""
+        record = {
+            **outcome.model_dump(),
+            "received_at": now().isoformat(),
+            "request_id": request.scope["state"]["request_id"],
+        }
+        await asyncio.get_running_loop().run_in_executor(
+            service.executor, service.capture.feedback, record
+        )
+        return {"status": "recorded", "id": outcome.id}
+
+    @app.get("/model", tags=["model"])
+    async def model() -> dict[str, Any]:
+        champion = service.require_champion()
+        summary = champion.summary()
+        if service.challenger is not None:
+            summary["challenger"] = {
+                **service.challenger.summary(),
+                "traffic": service.settings.traffic,
+                "canary_fraction": service.settings.canary_fraction,
+            }
+        return summary
+
+    @app.get("/model/card", tags=["model"])
+    async def card() -> Response:
+        champion = service.require_champion()
+        if champion.uri.startswith("models:/"):
+            card_path = None
+        else:
+            card_path = next(iter(sorted(Path(champion.uri).glob("model_card*.md"))), None)
+        if card_path is None:
+            return JSON(
+                {
+                    "error": "no model card",
+                    "detail": "this bundle carries no model card yet: the documentation stage "
+                    "that renders one is not part of the pipeline",
+                },
+                status_code=404,
+            )
+        return Response(card_path.read_text(), media_type="text/markdown")
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    async def prometheus() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    @app.post("/admin/reload", tags=["operations"])
+    async def reload(request: Request) -> Response:
+        _authorise(service, request)
+        return await _reload(service, service.settings.model_uri)
+
+    @app.post("/admin/rollback", tags=["operations"])
+    async def rollback(request: Request) -> Response:
+        _authorise(service, request)
+        loop = asyncio.get_running_loop()
+        moved = await loop.run_in_executor(service.executor, _rollback_registry, service)
+        response = await _reload(service, service.settings.model_uri)
+        body = orjson.loads(response.body)
+        body["rollback"] = moved
+        return JSON(body, status_code=response.status_code)
+
+    protocols.add_v2(app, service, _validate_columns, _predict)
+    protocols.add_invocations(app, service, _validate_columns)
+
+
+def _validate_columns(service: Service, applications: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows from a protocol's columnar payload, checked like /predict's."""
+    id_column = service.dataset.id.column
+    rows = []
+    for i, row in enumerate(applications):
+        rows.append({id_column: f"row-{i}", **row})  # protocols' rows may carry no id
+    return _validate(service, {"applications": rows}) if rows else []
+
+
+def _authorise(service: Service, request: Request) -> None:
+    token = service.settings.admin_token
+    if not token:
+        raise ProblemError(403, "admin endpoints are disabled", "set LOANRISK_ADMIN_TOKEN")
+    given = request.headers.get("authorization", "")
+    expected = f"Bearer {token}"
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ProblemError(401, "a valid bearer token is required")
+
+
+async def _reload(service: Service, uri: str) -> Response:
+    """Build the new model off the request path; swap only if it loads and answers."""
+    async with service.reload_lock:
+        loop = asyncio.get_running_loop()
+        try:
+            fresh = await loop.run_in_executor(service.executor, load_served, uri, service.dataset)
+        except (LoanriskError, OSError) as exc:
+            metrics.RELOADS.labels("failed").inc()
+            serving = service.champion.version if service.champion else None
+            return JSON(
+                {"reloaded": False, "reason": describe_failure(exc), "serving_version": serving},
+                status_code=409,
+            )
+        old = service.champion
+        service.champion = fresh  # one reference swap: requests see the old or the new model
+        metrics.READY.set(1)
+        metrics.RELOADS.labels("succeeded").inc()
+        if old is not None:
+            with contextlib.suppress(KeyError):
+                metrics.MODEL_INFO.remove(old.name, old.version, CHAMPION, old.path)
+        _announce(fresh, CHAMPION)
+        return JSON(
+            {
+                "reloaded": True,
+                "from_version": old.version if old else None,
+                "serving_version": fresh.version,
+                "inference_path": fresh.path,
+            }
+        )
+
+
+def _rollback_registry(service: Service) -> dict[str, Any]:
+    """The registry's rollback, then (for a bundle directory) the bundle re-exported."""
+    from loanrisk import tracking
+    from loanrisk.data.contract import build_contract, contract_json_schema
+    from loanrisk.registry import registry
+    from loanrisk.registry.bundle import export_bundle, provenance_for
+
+    champion = service.require_champion()
+    name = champion.name
+    tracking.configure(load_project(service.settings.params).experiment)
+    moved = registry.rollback(name, by="serving-admin", reason="POST /admin/rollback")
+    uri = service.settings.model_uri
+    if not uri.startswith("models:/"):
+        with tracking.store_errors():
+            restored = registry.client().get_model_version(name, moved.to_version)
+        export_bundle(
+            uri,
+            f"models:/{name}/{moved.to_version}",
+            registry.tag_json(restored, "policy"),
+            provenance_for(name, restored),
+            contract_json_schema(build_contract(service.dataset)),
+        )
+    return {"from_version": moved.from_version, "to_version": moved.to_version}
+
+
+# -- errors and the edge ----------------------------------------------------------------------
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def problem(request: Request, exc: ProblemError) -> Response:
+        body: dict[str, Any] = {"error": exc.error}
+        if exc.detail is not None:
+            body["detail"] = exc.detail
+        headers = {"Retry-After": "1"} if exc.status in (429, 503) else None
+        return JSON(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"] if p != "body") or "(body)"
+            problems.append({"field": where, "reason": error["msg"]})
+        return JSON({"error": "invalid request", "detail": problems}, status_code=422)
+
+    @app.exception_handler(LoanriskError)
+    async def project_error(request: Request, exc: LoanriskError) -> Response:
+        return JSON({"error": describe_failure(exc)}, status_code=409)
+
+
+class Edge:
+    """The outermost layer, as plain ASGI (no per-request task or copy, unlike Starlette's
+    BaseHTTPMiddleware): request ids, body-size and concurrency limits, metrics, one JSON log
+    line per request (route, status, latency, model version; never an applicant's field)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+        self.inflight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = {"code": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        limited = await self._limits(scope, receive, send_with_id)
+        if limited is None:
+            self.inflight += 1
+            try:
+                await self.app(scope, _capped(receive, self.settings.max_body_bytes), send_with_id)
+            except BodyTooLargeError:
+                await _plain(send_with_id, 413, "the body is larger than the limit")
+            finally:
+                self.inflight -= 1
+        self._observe(scope, status["code"], time.perf_counter() - start, request_id)
+
+    async def _limits(self, scope: Scope, receive: Receive, send: Send) -> int | None:
+        for name, value in scope.get("headers", ()):
+            too_large = value.isdigit() and int(value) > self.settings.max_body_bytes
+            if name == b"content-length" and too_large:
+                await _plain(send, 413, "the body is larger than the limit")
+                return 413
+        if self.inflight >= self.settings.max_concurrency:
+            await _plain(send, 429, "too many requests in flight", retry=True)
+            return 429
+        return None
+
+    def _observe(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "(unmatched)"
+        if self.settings.metrics:
+            metrics.REQUESTS.labels(template, str(status)).inc()
+            metrics.LATENCY.labels(template).observe(seconds)
+        if self.settings.log_requests and LOG.isEnabledFor(logging.INFO):
+            app = scope.get("app")
+            service = getattr(getattr(app, "state", None), "service", None)
+            champion = getattr(service, "champion", None)
+            LOG.info(
+                orjson.dumps(
+                    {
+                        "request_id": request_id,
+                        "method": scope.get("method"),
+                        "route": template,
+                        "status": status,
+                        "latency_ms": round(seconds * 1000, 3),
+                        "model_version": getattr(champion, "version", None),
+                    }
+                ).decode()
+            )
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """A body sent without Content-Length (chunked) is counted as it arrives."""
+    seen = {"bytes": 0}
+
+    async def wrapped() -> Message:
+        message = await receive()
+        if message["type"] == "http.request":
+            seen["bytes"] += len(message.get("body", b""))
+            if seen["bytes"] > limit:
+                raise BodyTooLargeError
+        return message
+
+    return wrapped
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id" and 0 < len(value) <= 100:
+            return str(value.decode("latin-1"))
+    return uuid.uuid4().hex
+
+
+async def _plain(send: Send, status: int, error: str, retry: bool = False) -> None:
+    headers = [(b"content-type", b"application/json")]
+    if retry:
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": orjson.dumps({"error": error})})
+
+
+def configure_logging() -> None:
+    """JSON lines on stdout, one per request, from the ``loanrisk.serving`` logger."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    LOG.handlers[:] = [handler]
+    LOG.setLevel(os.environ.get("LOANRISK_LOG_LEVEL", "INFO"))
+    LOG.propagate = False
+
+
+def factory() -> FastAPI:
+    """What `uvicorn --factory serving.app:factory` calls; a bad setting is one line."""
+    configure_logging()
+    try:
+        return create_app()
+    except LoanriskError as exc:
+        print(f"error: {describe_failure(exc)}", file=sys.stderr)
+        raise SystemExit(1) from None

@@ -1,0 +1,85 @@
+"""The request model, derived from the data contract: the contract at the door.
+
+Names, types, ranges and categories come from the pandera schema that the dataset
+declaration builds (`loanrisk.data.contract.build_contract`), never retyped. A live request
+differs from a batch row in three ways only: the label is not sent, the id's batch format
+(`id.pattern`) does not apply, and the protected attributes are optional (used only for
+monitoring, never by the model).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pandera.pandas as pa
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from loanrisk.data.contract import build_contract
+from loanrisk.data.declaration import Declaration
+
+_TYPES: dict[str, Any] = {"int64": int, "float64": float, "bool": bool}
+
+
+def application_model(dataset: Declaration) -> type[BaseModel]:
+    """A pydantic model of one application under ``dataset``'s contract.
+
+    Strict types (``"30"`` is not a number, ``1`` is not ``true``), bounds from the range
+    checks, ``Literal`` categories (an unknown category is a 422, never a silent NaN), and
+    unknown fields refused.
+    """
+    schema = build_contract(dataset)
+    fields: dict[str, Any] = {
+        dataset.id.column: (str, Field(min_length=1, max_length=200, description="The id."))
+    }
+    for name in [*dataset.features, *dataset.protected]:
+        column = schema.columns[name]
+        annotation, constraints = _field(column)
+        optional = name in dataset.protected or column.nullable
+        if optional:
+            annotation = annotation | None
+        fields[name] = (
+            annotation,
+            Field(None if optional else ..., description=column.description, **constraints),
+        )
+    config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    title = "".join(part.capitalize() for part in dataset.name.replace("-", "_").split("_"))
+    return create_model(f"{title}Application", __config__=config, **fields)
+
+
+def _field(column: pa.Column) -> tuple[Any, dict[str, Any]]:
+    """The Python type and the pydantic constraints of one contract column."""
+    constraints: dict[str, Any] = {}
+    allowed: tuple[Any, ...] | None = None
+    for check in column.checks:
+        stats = check.statistics
+        if check.name == "greater_than_or_equal_to":
+            constraints["ge"] = stats["min_value"]
+        elif check.name == "less_than_or_equal_to":
+            constraints["le"] = stats["max_value"]
+        elif check.name == "isin":
+            allowed = tuple(stats["allowed_values"])
+    kind = str(column.dtype)
+    if allowed is not None:
+        return Literal[allowed], constraints  # type: ignore[valid-type]
+    if kind.startswith("string") or kind == "str":
+        return str, constraints
+    return _TYPES[kind], constraints
+
+
+def batch_model(application: type[BaseModel], max_batch: int) -> type[BaseModel]:
+    """``{"applications": [...]}`` holding 1 to ``max_batch`` applications."""
+    return create_model(
+        "Batch",
+        __config__=ConfigDict(extra="forbid", strict=True),
+        applications=(list[application], Field(min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
+    )
+
+
+class Feedback(BaseModel):
+    """An observed outcome for an application scored earlier."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    outcome: Literal[0, 1]
+    observed_at: str | None = Field(None, max_length=40)

@@ -1,0 +1,69 @@
+"""The service's configuration: read once from the environment into one typed object.
+
+Every knob has a default that works after `make repro` on one laptop; a bad value stops the
+service at start-up with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from loanrisk.errors import ConfigError
+
+PREFIX = "LOANRISK_"
+"""Environment variables are named ``LOANRISK_<FIELD>`` (``MODEL_URI`` also without it)."""
+
+
+class Settings(BaseModel):
+    """What the service reads from the environment (see README, "Serving")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model_uri: str = Field("models/champion", min_length=1)
+    """A serving bundle directory, or ``models:/<name>@<alias>`` resolved through MLflow."""
+    challenger_uri: str | None = None
+    """A second model for canary or shadow traffic (same forms as ``model_uri``)."""
+    traffic: Literal["champion", "canary", "shadow"] = "champion"
+    canary_fraction: float = Field(0.1, ge=0, le=1)
+    dataset: str | None = None
+    """The dataset declaration; by default the one params.yaml names."""
+    params: str = "params.yaml"
+    max_batch: int = Field(1000, ge=1)
+    max_body_bytes: int = Field(1_000_000, ge=1_024)
+    timeout_s: float = Field(2.0, gt=0)
+    max_concurrency: int = Field(64, ge=1)
+    admin_token: str | None = None
+    """Bearer token for /admin/*; unset, the admin endpoints answer 403."""
+    capture_dir: Path = Path("captures")
+    capture_sample: float = Field(1.0, ge=0, le=1)
+    capture_queue: int = Field(10_000, ge=1)
+    metrics: bool = True
+    log_requests: bool = True
+
+
+def _fields() -> dict[str, str]:
+    return {name: f"{PREFIX}{name.upper()}" for name in Settings.model_fields}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``environ`` (default: the process environment); one-line errors."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, str] = {}
+    for name, variable in _fields().items():
+        value = env.get(variable)
+        if value is None and name == "model_uri":
+            value = env.get("MODEL_URI")
+        if value is not None and value != "":
+            raw[name] = value
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_fields()[str(e['loc'][0])]}: {e['msg'].lower()}" for e in exc.errors()
+        )
+        raise ConfigError(f"service settings: {problems}") from None

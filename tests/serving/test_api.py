@@ -1,0 +1,330 @@
+"""The service in process: every endpoint, every error path, the contract at the door."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from loanrisk.scoring import features
+from serving.app import create_app
+from serving.capture import read_jsonl
+from serving.settings import Settings, load_settings
+from tests.conftest import LOANS
+from tests.serving.conftest import DECLARATION, NAME, Store
+
+TOKEN = "s3cret-token"
+
+
+def settings(store: Store, tmp_path: Path, **changes: Any) -> Settings:
+    values: dict[str, Any] = {
+        "model_uri": str(store.champion),
+        "dataset": DECLARATION,
+        "capture_dir": tmp_path / "captures",
+        "admin_token": TOKEN,
+    }
+    return Settings(**{**values, **changes})
+
+
+@pytest.fixture()
+def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(settings(store, tmp_path))) as test_client:
+        yield test_client
+
+
+def application(frame: pd.DataFrame, i: int, **changes: Any) -> dict[str, Any]:
+    row = frame.iloc[i]
+    body: dict[str, Any] = {"application_id": str(row["application_id"])}
+    for name in [*LOANS.features, *LOANS.protected]:
+        value = row[name]
+        body[name] = value.item() if hasattr(value, "item") else value
+    body.update(changes)
+    return body
+
+
+def reference(store: Store, frame: pd.DataFrame) -> np.ndarray:
+    p: np.ndarray = store.champion_model.predict_proba(features(frame, LOANS))[:, 1]  # type: ignore[attr-defined]
+    return p
+
+
+def test_liveness_and_readiness(client: TestClient) -> None:
+    assert client.get("/health/live").json() == {"live": True}
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+
+
+def test_one_application_is_scored_as_the_pipeline_scores_it(
+    client: TestClient, store: Store, splits: dict[str, pd.DataFrame]
+) -> None:
+    test = splits["test"]
+    response = client.post("/predict", json=application(test, 0))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    (prediction,) = body["predictions"]
+    assert prediction["id"] == test["application_id"].iloc[0]
+    assert abs(prediction["probability"] - reference(store, test.iloc[[0]])[0]) <= 1e-9
+    assert prediction["decision"] in ("approve", "refer", "reject")
+    assert body["model"] == {"name": NAME, "version": "1"}
+    assert response.headers["x-request-id"] == body["request_id"]
+
+
+def test_a_batch_is_scored_row_by_row_with_the_promoted_policy(
+    client: TestClient, store: Store, splits: dict[str, pd.DataFrame]
+) -> None:
+    test = splits["test"].head(50)
+    batch = {"applications": [application(test, i) for i in range(len(test))]}
+    body = client.post("/predict", json=batch).json()
+    p = np.array([x["probability"] for x in body["predictions"]])
+    np.testing.assert_allclose(p, reference(store, test), atol=1e-9, rtol=0)
+    policy = json.loads((store.champion / "policy.json").read_text())
+    for x in body["predictions"]:
+        expected = (
+            "approve"
+            if x["probability"] < policy["refer_from"]
+            else "reject"
+            if x["probability"] >= policy["reject_from"]
+            else "refer"
+        )
+        assert x["decision"] == expected
+
+
+def test_the_protected_attributes_are_optional_and_never_change_the_score(
+    client: TestClient, splits: dict[str, pd.DataFrame]
+) -> None:
+    full = application(splits["test"], 3)
+    bare = {k: v for k, v in full.items() if k not in LOANS.protected}
+    flipped = {**full, "sex": "male" if full["sex"] == "female" else "female", "age": 70}
+    scores = [
+        client.post("/predict", json=body).json()["predictions"][0]["probability"]
+        for body in (full, bare, flipped)
+    ]
+    assert scores[0] == scores[1] == scores[2]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        ({"income": -5.0}, "income", "greater than or equal to 1000"),
+        ({"income": "95000"}, "income", "valid number"),
+        ({"loan_purpose": "yacht"}, "loan_purpose", "Input should be"),
+        ({"has_guarantor": "yes"}, "has_guarantor", "valid boolean"),
+        ({"loan_term_months": 30}, "loan_term_months", "Input should be"),
+        ({"age": 12}, "age", "greater than or equal to 18"),
+        ({"favourite_colour": "blue"}, "favourite_colour", "unknown field"),
+        ({"defaulted": 1}, "defaulted", "unknown field"),
+    ],
+)
+def test_a_bad_field_is_a_422_naming_it_without_echoing_the_value(
+    client: TestClient,
+    splits: dict[str, pd.DataFrame],
+    change: dict[str, Any],
+    field: str,
+    reason: str,
+) -> None:
+    response = client.post("/predict", json=application(splits["test"], 1, **change))
+    assert response.status_code == 422
+    problems = response.json()["detail"]
+    assert any(p["field"] == field and reason in p["reason"] for p in problems), problems
+    value = str(next(iter(change.values())))
+    assert value not in json.dumps(problems) or value in ("1",)
+
+
+def test_a_missing_field_and_a_wrong_shape_are_422s(
+    client: TestClient, splits: dict[str, pd.DataFrame]
+) -> None:
+    body = application(splits["test"], 1)
+    del body["income"]
+    missing = client.post("/predict", json=body)
+    assert missing.status_code == 422 and missing.json()["detail"][0]["field"] == "income"
+    assert client.post("/predict", json=[1, 2]).status_code == 422
+    assert client.post("/predict", json={"applications": []}).status_code == 422
+
+
+def test_broken_json_a_large_body_and_a_large_batch_are_refused(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    small = settings(store, tmp_path, max_batch=5, max_body_bytes=4096)
+    with TestClient(create_app(small)) as client:
+        headers = {"content-type": "application/json"}
+        bad = client.post("/predict", content=b"{not json", headers=headers)
+        assert bad.status_code == 400
+        rows = [application(splits["test"], i) for i in range(10)]
+        assert len(json.dumps({"applications": rows})) > 4096
+        assert client.post("/predict", json={"applications": rows}).status_code == 413
+        six = {"applications": [{"application_id": str(i)} for i in range(6)]}
+        response = client.post("/predict", json=six)
+        assert response.status_code == 422
+        assert any("at most 5" in p["reason"] for p in response.json()["detail"])
+
+
+def test_a_slow_prediction_is_a_504(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    with TestClient(create_app(settings(store, tmp_path, timeout_s=1e-6))) as client:
+        rows = [application(splits["test"], i) for i in range(200)]
+        response = client.post("/predict", json={"applications": rows})
+        assert response.status_code == 504
+
+
+def test_feedback_is_recorded_for_monitoring(client: TestClient, tmp_path: Path) -> None:
+    response = client.post("/feedback", json={"id": "A202411-000001", "outcome": 1})
+    assert response.status_code == 202
+    (path,) = (tmp_path / "captures" / "feedback").glob("*.jsonl")
+    (record,) = read_jsonl(path)
+    assert record["id"] == "A202411-000001" and record["outcome"] == 1
+    assert client.post("/feedback", json={"id": "x", "outcome": 2}).status_code == 422
+
+
+def test_predictions_are_captured_off_the_request_path(
+    client: TestClient, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    client.post("/predict", json=application(splits["test"], 4))
+    client.app.state.service.capture.flush()  # type: ignore[attr-defined]
+    (path,) = (tmp_path / "captures" / "predictions").glob("*.jsonl")
+    (record,) = read_jsonl(path)
+    assert {"request_id", "score", "decision", "model_version", "income", "sex"} <= set(record)
+
+
+def test_the_model_endpoint_shows_the_bundles_provenance(client: TestClient) -> None:
+    body = client.get("/model").json()
+    assert body["name"] == NAME and body["version"] == "1"
+    assert body["git_commit"] == "test"
+    assert set(body["policy"]) == {"threshold", "refer_from", "reject_from"}
+    assert body["inference_path"]
+    card = client.get("/model/card")
+    assert card.status_code == 404 and "model card" in card.json()["error"]
+
+
+def test_metrics_are_prometheus_text_with_bounded_labels(
+    client: TestClient, splits: dict[str, pd.DataFrame]
+) -> None:
+    client.post("/predict", json=application(splits["test"], 5))
+    client.post("/predict", json=application(splits["test"], 5, income=-1.0))
+    text = client.get("/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    requests = families["loanrisk_http_requests"]
+    routes = {s.labels["route"] for s in requests.samples}
+    assert "/predict" in routes and all(r.startswith("/") or r == "(unmatched)" for r in routes)
+    assert "loanrisk_http_request_duration_seconds" in families
+    decisions = {s.labels["decision"] for s in families["loanrisk_predictions"].samples}
+    assert decisions <= {"approve", "refer", "reject"}
+    fields = {s.labels["field"] for s in families["loanrisk_validation_failures"].samples}
+    assert "income" in fields
+    info = families["loanrisk_model_info"].samples
+    assert any(s.labels["role"] == "champion" and s.value == 1 for s in info)
+
+
+def test_admin_endpoints_need_the_token(client: TestClient, store: Store, tmp_path: Path) -> None:
+    assert client.post("/admin/reload").status_code == 401
+    wrong = client.post("/admin/reload", headers={"authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    ok = client.post("/admin/reload", headers={"authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and ok.json()["reloaded"] is True
+    with TestClient(create_app(settings(store, tmp_path, admin_token=None))) as closed:
+        assert closed.post("/admin/reload").status_code == 403
+
+
+def test_a_reload_that_fails_keeps_the_old_model_serving(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(store.champion, bundle)
+    with TestClient(create_app(settings(store, tmp_path, model_uri=str(bundle)))) as client:
+        (bundle / "policy.json").write_text('{"threshold": 0.9}')  # tampered: SHA-256 differs
+        response = client.post("/admin/reload", headers={"authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == 409 and "SHA-256" in response.json()["reason"]
+        assert client.post("/predict", json=application(splits["test"], 0)).status_code == 200
+
+
+def test_a_broken_model_at_start_up_keeps_the_process_live_but_not_ready(
+    store: Store, tmp_path: Path
+) -> None:
+    with TestClient(create_app(settings(store, tmp_path, model_uri=str(tmp_path / "none")))) as c:
+        assert c.get("/health/live").status_code == 200
+        ready = c.get("/health/ready")
+        assert ready.status_code == 503 and "provenance" in ready.json()["reason"]
+        assert c.post("/predict", json={"application_id": "x"}).status_code in (422, 503)
+        assert c.get("/model").status_code == 503
+
+
+def test_the_registry_uri_serves_the_same_model(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    with TestClient(
+        create_app(settings(store, tmp_path, model_uri=f"models:/{NAME}@champion"))
+    ) as c:
+        body = c.post("/predict", json=application(splits["test"], 2)).json()
+        assert (
+            abs(
+                body["predictions"][0]["probability"]
+                - reference(store, splits["test"].iloc[[2]])[0]
+            )
+            <= 1e-9
+        )
+
+
+def test_canary_traffic_is_a_sticky_fraction(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    canary = settings(
+        store, tmp_path, challenger_uri=str(store.challenger), traffic="canary", canary_fraction=0.3
+    )
+    with TestClient(create_app(canary)) as client:
+        rows = [
+            application(splits["test"], i % 100, application_id=f"X{i:05d}") for i in range(2000)
+        ]
+        body = client.post("/predict", json={"applications": rows[:1000]}).json()
+        body2 = client.post("/predict", json={"applications": rows[1000:]}).json()
+        versions = [p["model_version"] for p in body["predictions"] + body2["predictions"]]
+        share = versions.count("2") / len(versions)
+        assert 0.26 <= share <= 0.34
+        again = client.post("/predict", json={"applications": rows[:1000]}).json()
+        assert [p["model_version"] for p in again["predictions"]] == versions[:1000]
+
+
+def test_shadow_traffic_never_changes_a_response(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    rows = {"applications": [application(splits["test"], i) for i in range(20)]}
+    with TestClient(create_app(settings(store, tmp_path))) as plain:
+        alone = plain.post("/predict", json=rows).json()["predictions"]
+    shadow = settings(store, tmp_path, challenger_uri=str(store.challenger), traffic="shadow")
+    with TestClient(create_app(shadow)) as client:
+        shadowed = client.post("/predict", json=rows).json()["predictions"]
+        client.app.state.service.executor.shutdown(wait=True)  # type: ignore[attr-defined]
+        text = client.get("/metrics").text
+    assert shadowed == alone
+    assert 'role="shadow"' in text
+
+
+def test_request_logs_carry_no_applicant_field(
+    client: TestClient, splits: dict[str, pd.DataFrame], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="loanrisk.serving"):
+        client.post("/predict", json=application(splits["test"], 6))
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "loanrisk.serving"]
+    assert lines and set(lines[-1]) == {
+        "request_id",
+        "method",
+        "route",
+        "status",
+        "latency_ms",
+        "model_version",
+    }
+
+
+def test_bad_settings_are_one_line_naming_the_variable() -> None:
+    from loanrisk.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="LOANRISK_CANARY_FRACTION"):
+        load_settings({"LOANRISK_CANARY_FRACTION": "lots"})
+    assert load_settings({"MODEL_URI": "models:/x@champion"}).model_uri == "models:/x@champion"
