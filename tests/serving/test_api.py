@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,13 +168,29 @@ def test_broken_json_a_large_body_and_a_large_batch_are_refused(
         assert any("at most 5" in p["reason"] for p in response.json()["detail"])
 
 
-def test_a_slow_prediction_is_a_504(
+class Slow:
+    """A model that takes half a second to answer."""
+
+    def __init__(self, model: object) -> None:
+        self.model = model
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        time.sleep(0.5)
+        p: np.ndarray = self.model.predict_proba(X)  # type: ignore[attr-defined]
+        return p
+
+
+def test_a_slow_prediction_is_a_504_and_the_service_keeps_answering(
     store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
 ) -> None:
-    with TestClient(create_app(settings(store, tmp_path, timeout_s=1e-6))) as client:
-        rows = [application(splits["test"], i) for i in range(200)]
-        response = client.post("/predict", json={"applications": rows})
-        assert response.status_code == 504
+    with TestClient(create_app(settings(store, tmp_path, timeout_s=0.1))) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        fast = service.champion
+        service.champion = dataclasses.replace(fast, estimator=Slow(fast.estimator), fast=None)
+        response = client.post("/predict", json=application(splits["test"], 0))
+        assert response.status_code == 504 and "timed out" in response.json()["error"]
+        service.champion = fast
+        assert client.post("/predict", json=application(splits["test"], 0)).status_code == 200
 
 
 def test_feedback_is_recorded_for_monitoring(client: TestClient, tmp_path: Path) -> None:
