@@ -10,7 +10,7 @@ categories. A model of another shape must compile to ``None``, never to a guess.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -73,7 +73,9 @@ def compiled(fitted: dict[str, Any], loans: Declaration) -> dict[str, FastModel]
 
 
 def reference(model: Any, frame: pd.DataFrame, dataset: Declaration) -> np.ndarray:
-    with warnings.catch_warnings():
+    """The reference pipeline's answer, on one OpenMP thread: on busy cores, the trees'
+    threads otherwise wait on each other for longer than they compute."""
+    with warnings.catch_warnings(), threadpool_limits(1, "openmp"):
         warnings.filterwarnings("ignore", message="Found unknown categories")
         p: np.ndarray = model.predict_proba(features(frame, dataset))[:, 1]
     return p
@@ -84,7 +86,7 @@ def fast_batch(fast: FastModel, frame: pd.DataFrame, dataset: Declaration) -> np
 
 
 def fast_rows(fast: FastModel, frame: pd.DataFrame, dataset: Declaration) -> np.ndarray:
-    rows = features(frame, dataset).to_dict("records")
+    rows = cast(list[dict[str, Any]], features(frame, dataset).to_dict("records"))
     return np.array([fast.predict_positive_row(row) for row in rows])
 
 
@@ -134,6 +136,26 @@ def test_the_batch_walks_chunks_and_single_rows_alike(
     whole = fast_batch(fast, test, loans)
     one_by_one = np.concatenate([fast_batch(fast, test.iloc[[i]], loans) for i in range(20)])
     assert np.array_equal(whole[:20], one_by_one)
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+@pytest.mark.parametrize("name", ["rule", "logistic"])
+def test_calibrating_the_other_models_compiles_too(
+    name: str,
+    method: str,
+    fitted: dict[str, Any],
+    splits: dict[str, pd.DataFrame],
+    loans: Declaration,
+) -> None:
+    """A calibrator reads the decision function where a model has one (logistic) and the
+    probability where it has not (rule): the compiled path must read the same."""
+    X, y = features(splits["valid"], loans), labels(splits["valid"], loans)
+    model = CalibratedClassifierCV(FrozenEstimator(fitted[name]), method=method).fit(X, y)
+    fast = compile_model(model, loans)
+    assert fast is not None and fast.kind == f"{name}+{method}"
+    expected = reference(model, splits["test"], loans)
+    assert_same(expected, fast_batch(fast, splits["test"], loans))
+    assert_same(expected, fast_rows(fast, splits["test"], loans))
 
 
 # -- random valid applications ----------------------------------------------------------------
@@ -192,7 +214,7 @@ def test_same_probabilities_on_random_applications(
     assert thresholds, "the candidate splits on numbers"
 
     @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.lists(application(loans, thresholds), min_size=1, max_size=12))
+    @given(st.lists(application(loans, thresholds), min_size=1, max_size=16))
     def check(rows: list[dict[str, Any]]) -> None:
         frame = frame_of(rows, loans)
         for name in MODELS:
@@ -216,10 +238,10 @@ def test_missing_numbers_go_where_scikit_learn_sends_them(
     # Booleans stay booleans: with every numeric column float64 the reference candidate
     # pipeline itself raises (its trees' inner encoder was fitted on object-dtype codes).
     numeric = [n for n in loans.numeric_features if loans.features[n].type != "boolean"]
+    frame = frame.astype({name: "float64" for name in numeric})
     for i, name in enumerate(numeric):
-        frame[name] = frame[name].astype("float64")
-        frame.iloc[i, frame.columns.get_loc(name)] = np.nan
-    frame.iloc[len(numeric) :: 3, [frame.columns.get_loc(n) for n in numeric]] = np.nan
+        frame.loc[frame.index[i], name] = np.nan
+    frame.loc[frame.index[len(numeric) :: 3], numeric] = np.nan
     for name in (*TREES, "rule"):
         expected = reference(fitted[name], frame, loans)
         assert_same(expected, fast_batch(compiled[name], frame, loans))
@@ -238,7 +260,7 @@ def test_unknown_categories_score_as_scikit_learn_scores_them(
     frame = splits["test"].iloc[:60].copy()
     for k, name in enumerate(loans.categorical_features):
         frame[name] = frame[name].astype(object)
-        frame.iloc[k::4, frame.columns.get_loc(name)] = f"not-a-{name}"
+        frame.loc[frame.index[k::4], name] = f"not-a-{name}"
     for name in MODELS:
         expected = reference(fitted[name], frame, loans)
         assert_same(expected, fast_batch(compiled[name], frame, loans))

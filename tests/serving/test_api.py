@@ -21,7 +21,7 @@ from loanrisk.scoring import features
 from serving.app import create_app
 from serving.capture import read_jsonl
 from serving.settings import Settings, load_settings
-from tests.conftest import LOANS
+from tests.conftest import LOANS, ROOT
 from tests.serving.conftest import DECLARATION, NAME, Store
 
 TOKEN = "s3cret-token"
@@ -346,3 +346,10 @@ def test_bad_settings_are_one_line_naming_the_variable() -> None:
     with pytest.raises(ConfigError, match="LOANRISK_CANARY_FRACTION"):
         load_settings({"LOANRISK_CANARY_FRACTION": "lots"})
     assert load_settings({"MODEL_URI": "models:/x@champion"}).model_uri == "models:/x@champion"
+
+
+def test_the_readmes_example_application_is_answered(client: TestClient) -> None:
+    example = json.loads((ROOT / "serving" / "examples" / "application.json").read_text())
+    response = client.post("/predict", json=example)
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"][0]["id"] == example["application_id"]

@@ -1,0 +1,105 @@
+"""The edge of the service: limits hold under concurrency, and no input makes it answer 500."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from serving.app import Edge, create_app
+from serving.settings import Settings
+from tests.serving.conftest import DECLARATION, NAME, Store
+
+
+def test_requests_beyond_the_concurrency_cap_get_429_with_retry_after() -> None:
+    release = asyncio.Event()
+
+    async def slow_app(scope: Any, receive: Any, send: Any) -> None:
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    edge = Edge(slow_app, Settings(max_concurrency=2, metrics=False, log_requests=False))
+
+    async def call() -> tuple[int, dict[bytes, bytes]]:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/predict", "headers": []}
+        await edge(scope, receive, send)
+        start = sent[0]
+        return start["status"], dict(start["headers"])
+
+    async def scenario() -> list[tuple[int, dict[bytes, bytes]]]:
+        first = [asyncio.create_task(call()) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        third = await call()  # two in flight: refused at once
+        release.set()
+        return [third, *await asyncio.gather(*first)]
+
+    third, *others = asyncio.run(scenario())
+    assert third[0] == 429 and third[1][b"retry-after"] == b"1"
+    assert [status for status, _ in others] == [200, 200]
+
+
+@pytest.fixture(scope="module")
+def client(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    captures = tmp_path_factory.mktemp("captures")
+    config = Settings(model_uri=str(store.champion), dataset=DECLARATION, capture_dir=captures)
+    with TestClient(create_app(config), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=20), children, max_size=5)
+    ),
+    max_leaves=20,
+)
+SHARED_CLIENT = [HealthCheck.function_scoped_fixture]  # one app for every example, on purpose
+ROUTES = ["/predict", "/feedback", "/invocations", f"/v2/models/{NAME}/infer"]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(route=st.sampled_from(ROUTES), body=JSON)
+def test_no_input_makes_the_service_answer_500(client: TestClient, route: str, body: Any) -> None:
+    response = client.post(route, json=body)
+    assert response.status_code < 500, (route, body, response.text)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(raw=st.binary(max_size=200))
+def test_no_bytes_make_the_service_answer_500(client: TestClient, raw: bytes) -> None:
+    headers = {"content-type": "application/json"}
+    for route in ROUTES:
+        assert client.post(route, content=raw, headers=headers).status_code < 500
+
+
+def test_the_metrics_pass_promtool(client: TestClient, tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (Debian package `prometheus`; .ci/run installs it)")
+    client.post("/predict", json={"application_id": "x"})
+    text = client.get("/metrics").text
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
