@@ -10,7 +10,10 @@ the app and its middleware only:
 1. the p50 of one request with each piece of instrumentation switched on alone (request
    metrics and score histograms, the JSON request log, prediction capture) and all together,
    against all off: the cost of each piece, in microseconds;
-2. a cProfile of the fully instrumented path: the functions that take the time, per request.
+2. each piece of the handler timed alone, without a profiler (median of blocks of calls):
+   parsing, the contract check, the model, the decision, the score metrics, the capture
+   record, the request log line, the response;
+3. a cProfile of one configuration (``--profile``): the functions that take the time.
 
 The capture writer thread runs as in production (it competes for the GIL, so its cost shows
 in the request loop's wall time); captures and the request log go to a temporary directory.
@@ -26,14 +29,17 @@ import json
 import logging
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,6 +161,92 @@ async def measure(
     return seconds, report
 
 
+def _per_call(work: Callable[[], object], n: int, block: int = 100) -> float:
+    """Microseconds per call: the median over blocks of ``block`` calls (robust to noise)."""
+    times = []
+    for _ in range(max(1, n // block)):
+        start = time.perf_counter()
+        for _ in range(block):
+            work()
+        times.append((time.perf_counter() - start) / block)
+    return statistics.median(times) * 1e6
+
+
+async def pieces(bodies: list[bytes], n: int, scratch: Path) -> list[tuple[str, float]]:
+    """Each step of the single-application path, timed alone with the defaults' settings."""
+    from serving import app as served
+    from serving import metrics
+    from serving.capture import now
+
+    scratch.mkdir(parents=True, exist_ok=True)
+    log = (scratch / "requests.log").open("a")
+    served.configure_logging()
+    handler = served.LOG.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(log)
+    on = VARIANTS["all on (defaults)"]
+    app = served.create_app(
+        served.Settings(model_uri=BUNDLE, capture_dir=scratch / "captures", **on)
+    )
+    inbox, task = await _lifespan(app)
+    service = app.state.service
+    champion = service.champion
+    body = bodies[0]
+    payload = orjson.loads(body)
+    applications = served._validate(service, payload)
+    features = service.dataset.feature_names
+    row = {f: applications[0][f] for f in features}
+    p = champion.score_rows([row])
+    decisions = champion.decide(p)
+    out = served._predict(service, applications, "r" * 32)
+    response = {"request_id": "r" * 32, "model": {"name": "n", "version": "1"}, "predictions": out}
+    capture = service.capture
+    record = {**applications[0], "request_id": "r" * 32, "at": now().isoformat(), "score": 0.1}
+
+    def log_line() -> None:
+        line = {"request_id": "r" * 32, "method": "POST", "route": "/predict", "status": 200}
+        served.LOG.info(orjson.dumps(line | {"latency_ms": 0.2, "model_version": "1"}).decode())
+
+    def request_metrics() -> None:
+        metrics.REQUESTS.labels("/predict", "200").inc()
+        metrics.LATENCY.labels("/predict").observe(0.0002)
+
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("orjson.loads(body)", lambda: orjson.loads(body)),
+        (
+            "_validate: pydantic model_validate + model_dump",
+            lambda: served._validate(service, payload),
+        ),
+        (
+            "row dict of the features (in _predict)",
+            lambda: {f: applications[0][f] for f in features},
+        ),
+        ("fast.predict_positive_row(row)", lambda: champion.fast.predict_positive_row(row)),
+        ("ServedModel.score_rows([row]) (+ np.array)", lambda: champion.score_rows([row])),
+        ("ServedModel.decide(p) (np.where x2)", lambda: champion.decide(p)),
+        (
+            "_record: score metrics (runs even with metrics off)",
+            lambda: served._record(champion, "champion", p, decisions),
+        ),
+        ("capture record dict + now().isoformat()", lambda: {**record, "at": now().isoformat()}),
+        ("capture.offer([record]) (queue put, wakes the writer)", lambda: capture.offer([record])),
+        (
+            "_predict, all on (score, decide, record, capture)",
+            lambda: served._predict(service, applications, "r" * 32),
+        ),
+        ("uuid4().hex (request id)", lambda: uuid.uuid4().hex),
+        ("Edge._observe: request metrics", request_metrics),
+        ("Edge._observe: JSON log line (StreamHandler, flush)", log_line),
+        ("JSON response render (orjson)", lambda: served.JSON(response)),
+    ]
+    timed = [(name, _per_call(work, n)) for name, work in steps]
+    capture.flush()
+    await inbox.put({"type": "lifespan.shutdown"})
+    await task
+    log.close()
+    return timed
+
+
 def _per_request(profiler: cProfile.Profile, n: int) -> str:
     """The profile's top functions, with times in microseconds per request."""
     stats = pstats.Stats(profiler)
@@ -173,6 +265,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--top", type=int, default=30, help="profile lines shown")
+    parser.add_argument(
+        "--profile", choices=list(VARIANTS), default="all on (defaults)", help="what to profile"
+    )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))  # `serving` is imported from the project root, as uvicorn does
@@ -192,11 +287,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             p50 = float(np.percentile(us, 50))
             base = p50 if base is None else base
             print(f"| {label} | {p50:.0f} | {np.percentile(us, 99):.0f} | {p50 - base:+.0f} |")
+        timed = asyncio.run(pieces(bodies, args.requests, Path(scratch) / "pieces"))
+        print("\n| step (all on) | µs per call |\n|---|---:|")
+        for name, us in timed:
+            print(f"| {name} | {us:.1f} |")
         _, report = asyncio.run(
-            measure(VARIANTS["all on (defaults)"], bodies, args.requests, Path(scratch), True)
+            measure(VARIANTS[args.profile], bodies, args.requests, Path(scratch), True)
         )
     out = io.StringIO()
-    out.write("\ncProfile, all on, per request: cumulative µs, own µs, calls, function\n")
+    out.write(f"\ncProfile, {args.profile}, per request (cProfile inflates small calls):\n")
+    out.write("cumulative µs, own µs, calls, function\n")
     out.write("\n".join(report.splitlines()[: args.top]) + "\n")
     sys.stdout.write(out.getvalue())
     return 0
