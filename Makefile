@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint format ui bench lock clean serve
+.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -67,3 +67,6 @@ serve: setup ## Serve the champion at http://$(HOST):$(PORT) (MODEL_URI, WORKERS
 	PROMETHEUS_MULTIPROC_DIR=$(if $(filter-out 1,$(WORKERS)),$(abspath .prometheus),) \
 	$(BIN)/uvicorn --factory serving.app:factory --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --no-access-log
+
+bench-serve: setup ## Serving latency and throughput vs mlflow models serve (needs wrk: apt-get install -y wrk)
+	$(BIN)/python benchmarks/serve.py

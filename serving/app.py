@@ -14,8 +14,8 @@ import hmac
 import logging
 import os
 import sys
+import threading
 import time
-import uuid
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -190,7 +190,8 @@ def _predict(
         rows = [{f: applications[i][f] for f in features} for i in index]
         p = model.score_rows(rows)
         decisions = model.decide(p)
-        _record(model, role, p, decisions)
+        if service.settings.metrics:
+            _record(model, role, p, decisions)
         for j, i in enumerate(index):
             out[i] = {
                 "id": applications[i][id_column],
@@ -217,13 +218,12 @@ def _predict(
     return out
 
 
-def _record(model: ServedModel, role: str, p: np.ndarray, decisions: np.ndarray) -> None:
-    for decision in np.unique(decisions):
-        count = int((decisions == decision).sum())
-        metrics.PREDICTIONS.labels(str(decision), model.version, role).inc(count)
-    histogram = metrics.SCORES.labels(model.version, role)
-    for value in p:
-        histogram.observe(float(value))
+def _record(model: ServedModel, role: str, p: np.ndarray, decisions: list[str]) -> None:
+    """Decisions and scores by model version and role (labelled children looked up once)."""
+    histogram = metrics.child(metrics.SCORES, model.version, role)
+    for value, decision in zip(p.tolist(), decisions, strict=True):
+        metrics.child(metrics.PREDICTIONS, decision, model.version, role).inc()
+        histogram.observe(value)
 
 
 def _shadow(service: Service, applications: list[dict[str, Any]]) -> None:
@@ -234,7 +234,8 @@ def _shadow(service: Service, applications: list[dict[str, Any]]) -> None:
     features = service.dataset.feature_names
     try:
         p = model.score_rows([{f: a[f] for f in features} for a in applications])
-        _record(model, SHADOW, p, model.decide(p))
+        if service.settings.metrics:
+            _record(model, SHADOW, p, model.decide(p))
     except Exception as exc:  # a shadow failure must never reach a client
         LOG.error(
             orjson.dumps({"event": "shadow_failed", "reason": describe_failure(exc)}).decode()
@@ -551,8 +552,8 @@ class Edge:
         route = scope.get("route")
         template = getattr(route, "path", None) or "(unmatched)"
         if self.settings.metrics:
-            metrics.REQUESTS.labels(template, str(status)).inc()
-            metrics.LATENCY.labels(template).observe(seconds)
+            metrics.child(metrics.REQUESTS, template, str(status)).inc()
+            metrics.child(metrics.LATENCY, template).observe(seconds)
         if self.settings.log_requests and LOG.isEnabledFor(logging.INFO):
             app = scope.get("app")
             service = getattr(getattr(app, "state", None), "service", None)
@@ -594,7 +595,7 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id" and 0 < len(value) <= 100:
             return str(value.decode("latin-1"))
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 async def _plain(send: Send, status: int, error: str, retry: bool = False) -> None:
@@ -605,11 +606,38 @@ async def _plain(send: Send, status: int, error: str, retry: bool = False) -> No
     await send({"type": "http.response.body", "body": orjson.dumps({"error": error})})
 
 
+class BufferedLines(logging.Handler):
+    """One line per record on a stream, flushed every second rather than after each line:
+    a write system call per request cost about 20 to 40 µs of a 220 µs request."""
+
+    def __init__(self, stream: Any, interval: float = 1.0) -> None:
+        super().__init__()
+        self.stream = stream
+        self._ticker = threading.Thread(
+            target=self._flush_forever, args=(interval,), name="log-flush", daemon=True
+        )
+        self._ticker.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(record.getMessage() + "\n")
+        except (OSError, ValueError):
+            self.handleError(record)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.flush()
+
+    def _flush_forever(self, interval: float) -> None:
+        while True:
+            time.sleep(interval)
+            self.flush()
+
+
 def configure_logging() -> None:
     """JSON lines on stdout, one per request, from the ``loanrisk.serving`` logger."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    LOG.handlers[:] = [handler]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    LOG.handlers[:] = [BufferedLines(sys.stdout)]
     LOG.setLevel(os.environ.get("LOANRISK_LOG_LEVEL", "INFO"))
     LOG.propagate = False
 

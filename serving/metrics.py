@@ -9,6 +9,7 @@ serve` does) and the exposition aggregates every worker's samples.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -78,6 +79,19 @@ READY = Gauge(
     "loanrisk_ready", "1 when the champion is loaded and warmed up.", multiprocess_mode="liveall"
 )
 RELOADS = Counter("loanrisk_model_reloads_total", "Model reloads by outcome.", ["outcome"])
+
+
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once: the lookup costs microseconds per request,
+    and the label sets are few (bounded by design)."""
+    key = (id(metric), labels)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*labels)
+    return found
 
 
 def exposition() -> tuple[bytes, str]:

@@ -66,8 +66,11 @@ class ServedModel:
         kinds = {"float": "float64", "integer": "int64", "boolean": "bool", "category": "object"}
         return {n: kinds[f.type] for n, f in self.dataset.features.items()}
 
-    def decide(self, p: np.ndarray) -> np.ndarray:
-        return self.policy.decide(p)
+    def decide(self, p: np.ndarray) -> list[str]:
+        if len(p) == 1:
+            return [self.policy.decide_one(float(p[0]))]
+        decisions: list[str] = self.policy.decide(p).tolist()
+        return decisions
 
     def summary(self) -> dict[str, Any]:
         """What GET /model shows: the provenance the bundle carries, and the path serving."""

@@ -64,7 +64,11 @@ def client(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[T
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)  # JSON carries neither
+    | st.text(max_size=20),
     lambda children: (
         st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=20), children, max_size=5)
     ),

@@ -33,6 +33,12 @@ class DecisionPolicy:
             scores < self.refer_from, APPROVE, np.where(scores >= self.reject_from, REJECT, REFER)
         )
 
+    def decide_one(self, p: float) -> str:
+        """The decision for one score, without building arrays (the serving hot path)."""
+        if p < self.refer_from:
+            return APPROVE
+        return REJECT if p >= self.reject_from else REFER
+
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
 
