@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
-import logging
 import shutil
 import time
 from collections.abc import Iterator
@@ -325,11 +325,15 @@ def test_shadow_traffic_never_changes_a_response(
 
 
 def test_request_logs_carry_no_applicant_field(
-    client: TestClient, splits: dict[str, pd.DataFrame], caplog: pytest.LogCaptureFixture
+    client: TestClient, splits: dict[str, pd.DataFrame]
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="loanrisk.serving"):
-        client.post("/predict", json=application(splits["test"], 6))
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "loanrisk.serving"]
+    service = client.app.state.service  # type: ignore[attr-defined]
+    stream = io.BytesIO()
+    service.request_log.flush()
+    service.request_log.stream = stream
+    client.post("/predict", json=application(splits["test"], 6))
+    service.request_log.flush()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert lines and set(lines[-1]) == {
         "request_id",
         "method",
@@ -338,6 +342,7 @@ def test_request_logs_carry_no_applicant_field(
         "latency_ms",
         "model_version",
     }
+    assert lines[-1]["route"] == "/predict" and lines[-1]["status"] == 200
 
 
 def test_bad_settings_are_one_line_naming_the_variable() -> None:
