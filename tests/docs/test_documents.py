@@ -549,3 +549,12 @@ def test_the_workspace_is_the_pipelines_own_output(loans_workspace: Workspace) -
     validation = loans_workspace.read(sources.VALIDATION)
     assert validation["rows_quarantined"] == 3 and validation["failures"]
     assert json.loads((loans_workspace.root / sources.SPLIT).read_text())["strategy"]
+
+
+def test_a_rate_at_the_edge_of_its_interval_still_plots() -> None:
+    from loanrisk.docs import plots
+
+    # An approval rate of exactly 1 whose interval's upper bound rounds just below it: the
+    # worse-candidate pipeline test met this; the figure must still render.
+    figure = plots.group_rates_figure({"sex": [("female", 1.0, 0.99, 1.0 - 1e-12)]}, "rate")
+    assert figure.startswith(b"\x89PNG")

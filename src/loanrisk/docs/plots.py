@@ -132,7 +132,9 @@ def group_rates_figure(
         for ax, (grouping, rows) in zip(axes, groups.items(), strict=False):
             labels = [r[0] for r in rows]
             rates = [r[1] for r in rows]
-            errors = [[r[1] - r[2] for r in rows], [r[3] - r[1] for r in rows]]
+            # Clipped at 0: at a rate of exactly 0 or 1 the interval's bound can land a rounding
+            # error on the wrong side of the rate, which matplotlib refuses.
+            errors = [[max(r[1] - r[2], 0.0) for r in rows], [max(r[3] - r[1], 0.0) for r in rows]]
             ax.errorbar(
                 rates,
                 range(len(rows)),
