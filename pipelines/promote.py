@@ -193,7 +193,11 @@ def main() -> None:
         provenance_for(name, after) if after else {"version": None, "reason": "no champion yet"},
         contract_json_schema(build_contract(dataset)),
     )
-    outcome = {None: "already champion", True: "passed", False: "FAILED"}[record["passed"]]
+    outcome = {
+        None: "not needed: it is the champion already",
+        True: "passed",
+        False: "FAILED",
+    }[record["passed"]]
     print(
         f"promote: challenger v{challenger.version}"
         f"{'' if registered else ' (already registered)'} gate {outcome} ({record['mode']}); "

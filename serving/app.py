@@ -13,6 +13,7 @@ import contextlib
 import hmac
 import logging
 import os
+import re
 import sys
 import time
 import zlib
@@ -365,22 +366,17 @@ def _routes(app: FastAPI, service: Service) -> None:
         return summary
 
     @app.get("/model/card", tags=["model"])
-    async def card() -> Response:
+    async def card(format: str = "html") -> Response:
+        """The champion's model card (``?format=md`` for Markdown), if the card rendered by
+        the pipeline describes this very model: same fingerprint."""
         champion = service.require_champion()
-        if champion.uri.startswith("models:/"):
-            card_path = None
-        else:
-            card_path = next(iter(sorted(Path(champion.uri).glob("model_card*.md"))), None)
-        if card_path is None:
-            return JSON(
-                {
-                    "error": "no model card",
-                    "detail": "this bundle carries no model card yet: the documentation stage "
-                    "that renders one is not part of the pipeline",
-                },
-                status_code=404,
-            )
-        return Response(card_path.read_text(), media_type="text/markdown")
+        found = model_card(service.settings.cards_dir, champion)
+        if isinstance(found, str):
+            return JSON({"error": "no model card for the champion", "detail": found}, 404)
+        markdown, html = found
+        if format == "md":
+            return Response(markdown.read_text(), media_type="text/markdown")
+        return Response(html.read_text(), media_type="text/html")
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def prometheus() -> Response:
@@ -404,6 +400,26 @@ def _routes(app: FastAPI, service: Service) -> None:
 
     protocols.add_v2(app, service, _validate_columns, _predict)
     protocols.add_invocations(app, service, _validate_columns)
+
+
+CARD_FINGERPRINT = re.compile(r"\*\*Fingerprint\*\*: `([^`]+)`")
+
+
+def model_card(folder: Path, champion: ServedModel) -> tuple[Path, Path] | str:
+    """The card's Markdown and HTML files, or why there is none for this champion."""
+    markdown, html = folder / f"{champion.name}.md", folder / f"{champion.name}.html"
+    if not (markdown.is_file() and html.is_file()):
+        return f"no {markdown} and {html}: the documentation stage renders them (make repro)"
+    found = CARD_FINGERPRINT.search(markdown.read_text())
+    served = champion.provenance.get("fingerprint")
+    if found is None or served is None or found.group(1) != served:
+        described = found.group(1)[:12] if found else "an unknown model"
+        return (
+            f"the card in {folder} describes {described}, not the champion "
+            f"(v{champion.version}, fingerprint {str(served)[:12]}): the last run's candidate "
+            "was not promoted"
+        )
+    return markdown, html
 
 
 def _validate_columns(service: Service, applications: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -74,7 +74,15 @@ class ServedModel:
 
     def summary(self) -> dict[str, Any]:
         """What GET /model shows: the provenance the bundle carries, and the path serving."""
-        keys = ("git_commit", "data_md5", "metrics", "gate_passed", "gate_mode", "promoted_at")
+        keys = (
+            "fingerprint",
+            "git_commit",
+            "data_md5",
+            "metrics",
+            "gate_passed",
+            "gate_mode",
+            "promoted_at",
+        )
         return {
             "name": self.name,
             "version": self.version,

@@ -39,6 +39,8 @@ class Settings(BaseModel):
     max_concurrency: int = Field(64, ge=1)
     admin_token: str | None = None
     """Bearer token for /admin/*; unset, the admin endpoints answer 403."""
+    cards_dir: Path = Path("model_cards")
+    """Where the documentation stage renders model cards (`<model name>.md` and `.html`)."""
     capture_dir: Path = Path("captures")
     capture_sample: float = Field(1.0, ge=0, le=1)
     capture_queue: int = Field(10_000, ge=1)

@@ -91,6 +91,7 @@ def provenance_for(name: str, version: ModelVersion) -> dict[str, Any]:
         "registered_model": name,
         "version": version.version,
         "run_id": version.run_id,
+        "fingerprint": version.tags.get("fingerprint"),
         "git_commit": version.tags.get("git_commit"),
         "data_md5": version.tags.get("data_md5"),
         "data_md5_of": "data/splits/train.parquet (as in dvc.lock)",
