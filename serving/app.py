@@ -178,10 +178,17 @@ def _role_for(service: Service, application_id: str) -> str:
 
 
 def _predict(
-    service: Service, applications: list[dict[str, Any]], request_id: str
+    service: Service,
+    applications: list[dict[str, Any]],
+    request_id: str,
+    champion: ServedModel | None = None,
 ) -> list[dict[str, Any]]:
-    """Score and decide every application; canary ones by the challenger."""
-    champion = service.require_champion()
+    """Score and decide every application; canary ones by the challenger.
+
+    ``champion`` is the model the caller read once for the whole request: a reload landing
+    meanwhile must not make one response name two versions.
+    """
+    champion = champion or service.require_champion()
     id_column = service.dataset.id.column
     features = service.dataset.feature_names
     roles = [_role_for(service, a[id_column]) for a in applications]
@@ -325,9 +332,11 @@ def _routes(app: FastAPI, service: Service) -> None:
         champion = service.require_champion()
         if len(applications) == 1 and champion.fast is not None:
             # Microseconds on the compiled path: a hop to the pool would cost more than it.
-            predictions = _predict(service, applications, request_id)
+            predictions = _predict(service, applications, request_id, champion)
         else:
-            predictions = await _run(service, lambda: _predict(service, applications, request_id))
+            predictions = await _run(
+                service, lambda: _predict(service, applications, request_id, champion)
+            )
         if service.settings.traffic == SHADOW and service.challenger is not None:
             asyncio.get_running_loop().run_in_executor(
                 service.executor, _shadow, service, applications
@@ -340,9 +349,23 @@ def _routes(app: FastAPI, service: Service) -> None:
             }
         )
 
-    @app.post("/feedback", tags=["predict"], status_code=202)
-    async def feedback(outcome: Feedback, request: Request) -> dict[str, str]:
+    @app.post(
+        "/feedback",
+        tags=["predict"],
+        status_code=202,
+        openapi_extra={
+            "requestBody": {
+                "content": {"application/json": {"schema": Feedback.model_json_schema()}},
+                "required": True,
+            }
+        },
+    )
+    async def feedback(request: Request) -> Response:
         """Record an observed outcome for an application scored earlier."""
+        try:
+            outcome = Feedback.model_validate(_parse(await request.body()))
+        except ValidationError as exc:
+            raise ProblemError(422, "invalid feedback", field_problems(service, exc)) from None
         record = {
             **outcome.model_dump(),
             "received_at": now().isoformat(),
@@ -351,7 +374,7 @@ def _routes(app: FastAPI, service: Service) -> None:
         await asyncio.get_running_loop().run_in_executor(
             service.executor, service.capture.feedback, record
         )
-        return {"status": "recorded", "id": outcome.id}
+        return JSON({"status": "recorded", "id": outcome.id}, status_code=202)
 
     @app.get("/model", tags=["model"])
     async def model() -> dict[str, Any]:
@@ -391,9 +414,10 @@ def _routes(app: FastAPI, service: Service) -> None:
     @app.post("/admin/rollback", tags=["operations"])
     async def rollback(request: Request) -> Response:
         _authorise(service, request)
-        loop = asyncio.get_running_loop()
-        moved = await loop.run_in_executor(service.executor, _rollback_registry, service)
-        response = await _reload(service, service.settings.model_uri)
+        async with service.reload_lock:  # no reload or second rollback in between
+            loop = asyncio.get_running_loop()
+            moved = await loop.run_in_executor(service.executor, _rollback_registry, service)
+            response = await _swap(service, service.settings.model_uri)
         body = orjson.loads(response.body)
         body["rollback"] = moved
         return JSON(body, status_code=response.status_code)
@@ -422,13 +446,18 @@ def model_card(folder: Path, champion: ServedModel) -> tuple[Path, Path] | str:
     return markdown, html
 
 
-def _validate_columns(service: Service, applications: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows from a protocol's columnar payload, checked like /predict's."""
+def _validate_columns(
+    service: Service, applications: list[dict[str, Any]], request_id: str = "row"
+) -> list[dict[str, Any]]:
+    """Rows from a protocol's columnar payload, checked like /predict's (an empty batch is a
+    refusal there too)."""
     id_column = service.dataset.id.column
     rows = []
     for i, row in enumerate(applications):
-        rows.append({id_column: f"row-{i}", **row})  # protocols' rows may carry no id
-    return _validate(service, {"applications": rows}) if rows else []
+        # A protocol's rows may carry no id: one unique to this request, so canary routing is
+        # random for them (nothing to be sticky to) and capture never joins them to feedback.
+        rows.append({id_column: f"{request_id}-{i}", **row})
+    return _validate(service, {"applications": rows})
 
 
 def _authorise(service: Service, request: Request) -> None:
@@ -444,32 +473,37 @@ def _authorise(service: Service, request: Request) -> None:
 async def _reload(service: Service, uri: str) -> Response:
     """Build the new model off the request path; swap only if it loads and answers."""
     async with service.reload_lock:
-        loop = asyncio.get_running_loop()
-        try:
-            fresh = await loop.run_in_executor(service.executor, load_served, uri, service.dataset)
-        except (LoanriskError, OSError) as exc:
-            metrics.RELOADS.labels("failed").inc()
-            serving = service.champion.version if service.champion else None
-            return JSON(
-                {"reloaded": False, "reason": describe_failure(exc), "serving_version": serving},
-                status_code=409,
-            )
-        old = service.champion
-        service.champion = fresh  # one reference swap: requests see the old or the new model
-        metrics.READY.set(1)
-        metrics.RELOADS.labels("succeeded").inc()
-        if old is not None:
-            with contextlib.suppress(KeyError):
-                metrics.MODEL_INFO.remove(old.name, old.version, CHAMPION, old.path)
-        _announce(fresh, CHAMPION)
+        return await _swap(service, uri)
+
+
+async def _swap(service: Service, uri: str) -> Response:
+    """The reload itself; the caller holds ``service.reload_lock``."""
+    loop = asyncio.get_running_loop()
+    try:
+        fresh = await loop.run_in_executor(service.executor, load_served, uri, service.dataset)
+    except (LoanriskError, OSError) as exc:
+        metrics.RELOADS.labels("failed").inc()
+        serving = service.champion.version if service.champion else None
         return JSON(
-            {
-                "reloaded": True,
-                "from_version": old.version if old else None,
-                "serving_version": fresh.version,
-                "inference_path": fresh.path,
-            }
+            {"reloaded": False, "reason": describe_failure(exc), "serving_version": serving},
+            status_code=409,
         )
+    old = service.champion
+    service.champion = fresh  # one reference swap: requests see the old or the new model
+    metrics.READY.set(1)
+    metrics.RELOADS.labels("succeeded").inc()
+    if old is not None:
+        with contextlib.suppress(KeyError):
+            metrics.MODEL_INFO.remove(old.name, old.version, CHAMPION, old.path)
+    _announce(fresh, CHAMPION)
+    return JSON(
+        {
+            "reloaded": True,
+            "from_version": old.version if old else None,
+            "serving_version": fresh.version,
+            "inference_path": fresh.path,
+        }
+    )
 
 
 def _rollback_registry(service: Service) -> dict[str, Any]:
@@ -538,24 +572,32 @@ class Edge:
         start = time.perf_counter()
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
-        status = {"code": 500}
+        status = {"code": 500, "started": 0}
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                status["code"], status["started"] = message["status"], 1
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        limited = await self._limits(scope, receive, send_with_id)
-        if limited is None:
-            self.inflight += 1
-            try:
-                await self.app(scope, _capped(receive, self.settings.max_body_bytes), send_with_id)
-            except BodyTooLargeError:
-                await _plain(send_with_id, 413, "the body is larger than the limit")
-            finally:
-                self.inflight -= 1
-        self._observe(scope, status["code"], time.perf_counter() - start, request_id)
+        try:
+            limited = await self._limits(scope, receive, send_with_id)
+            if limited is None:
+                self.inflight += 1
+                try:
+                    capped = _capped(receive, self.settings.max_body_bytes)
+                    await self.app(scope, capped, send_with_id)
+                except BodyTooLargeError:
+                    if not status["started"]:
+                        await _plain(send_with_id, 413, "the body is larger than the limit")
+                except Exception:  # a bug: answered as a plain 500, logged, still counted
+                    LOG.exception("unhandled error (request %s)", request_id)
+                    if not status["started"]:
+                        await _plain(send_with_id, 500, "internal error")
+                finally:
+                    self.inflight -= 1
+        finally:
+            self._observe(scope, status["code"], time.perf_counter() - start, request_id)
 
     async def _limits(self, scope: Scope, receive: Receive, send: Send) -> int | None:
         for name, value in scope.get("headers", ()):

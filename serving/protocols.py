@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
 V2_TYPES = {"float": "FP64", "integer": "INT64", "boolean": "BOOL", "category": "BYTES"}
 
-Validate = Callable[["Service", list[dict[str, Any]]], list[dict[str, Any]]]
-Predict = Callable[["Service", list[dict[str, Any]], str], list[dict[str, Any]]]
+Validate = Callable[["Service", list[dict[str, Any]], str], list[dict[str, Any]]]
+Predict = Callable[["Service", list[dict[str, Any]], str, Any], list[dict[str, Any]]]
 
 
 class V2Error(Exception):
@@ -104,12 +104,12 @@ def add_v2(app: FastAPI, service: Service, validate: Validate, predict: Predict)
         except orjson.JSONDecodeError:
             raise V2Error(400, "the body is not JSON") from None
         rows = _rows_from_tensors(payload)
+        request_id = request.scope["state"]["request_id"]
         try:
-            applications = validate(service, rows)
+            applications = validate(service, rows, request_id)
         except ProblemError as exc:
             raise V2Error(400, _one_line(exc.detail) or exc.error) from None
-        request_id = request.scope["state"]["request_id"]
-        predictions = predict(service, applications, request_id)
+        predictions = predict(service, applications, request_id, champion)
         n = len(predictions)
         return _json(
             {
@@ -183,13 +183,14 @@ def add_invocations(app: FastAPI, service: Service, validate: Validate) -> None:
     @app.post("/invocations", tags=["mlflow"])
     async def invocations(request: Request) -> Response:
         champion = service.require_champion()
+        request_id = request.scope["state"]["request_id"]
         try:
             payload = orjson.loads(await request.body())
             rows = _rows_from_mlflow(payload)
-            applications = validate(service, rows)
+            applications = validate(service, rows, request_id)
         except orjson.JSONDecodeError:
             return _mlflow_error("the body is not JSON")
-        except ValueError as exc:
+        except (ValueError, TypeError, KeyError) as exc:
             return _mlflow_error(str(exc))
         except ProblemError as exc:
             return _mlflow_error(f"{exc.error}: {_one_line(exc.detail)}")
@@ -205,7 +206,12 @@ def _rows_from_mlflow(payload: Any) -> list[dict[str, Any]]:
         split = payload["dataframe_split"]
         if not isinstance(split, dict) or "columns" not in split or "data" not in split:
             raise ValueError("dataframe_split needs 'columns' and 'data'")
-        return [dict(zip(split["columns"], row, strict=True)) for row in split["data"]]
+        columns, data = split["columns"], split["data"]
+        if not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+            raise ValueError("dataframe_split.columns must be a list of names")
+        if not (isinstance(data, list) and all(isinstance(r, list) for r in data)):
+            raise ValueError("dataframe_split.data must be a list of rows (lists)")
+        return [dict(zip(columns, row, strict=True)) for row in data]
     if "dataframe_records" in payload:
         records = payload["dataframe_records"]
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
@@ -214,7 +220,9 @@ def _rows_from_mlflow(payload: Any) -> list[dict[str, Any]]:
     if "inputs" in payload:
         inputs = payload["inputs"]
         if isinstance(inputs, dict):
-            n = {len(v) for v in inputs.values() if isinstance(v, list)}
+            if not all(isinstance(v, list) for v in inputs.values()):
+                raise ValueError("inputs: every column must be a list")
+            n = {len(v) for v in inputs.values()}
             if len(n) != 1:
                 raise ValueError("inputs: every column must be a list of the same length")
             (rows,) = n

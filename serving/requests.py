@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pandera.pandas as pa
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from loanrisk.data.contract import build_contract
-from loanrisk.data.declaration import Declaration
+from loanrisk.data.declaration import Declaration, Rule
 
 _TYPES: dict[str, Any] = {"int64": int, "float64": float, "bool": bool}
 
@@ -43,7 +43,31 @@ def application_model(dataset: Declaration) -> type[BaseModel]:
         )
     config = ConfigDict(extra="forbid", strict=True, frozen=True)
     title = "".join(part.capitalize() for part in dataset.name.replace("-", "_").split("_"))
-    return create_model(f"{title}Application", __config__=config, **fields)
+    validators = {"_rules": _rules_check(dataset.rules)} if dataset.rules else {}
+    return create_model(
+        f"{title}Application",
+        __config__=config,
+        __validators__=validators,  # type: ignore[arg-type]
+        **fields,
+    )
+
+
+def _rules_check(rules: tuple[Rule, ...]) -> Any:
+    """The contract's cross-column rules, checked on each application: a request the batch
+    contract would quarantine is refused at the door too. The error names the rules broken,
+    never the values."""
+
+    def check(application: BaseModel) -> BaseModel:
+        broken = [
+            rule.name
+            for rule in rules
+            if rule.broken_by(getattr(application, rule.column), getattr(application, rule.other))
+        ]
+        if broken:
+            raise ValueError(f"breaks the contract's rule(s): {', '.join(broken)}")
+        return application
+
+    return model_validator(mode="after")(check)
 
 
 def _field(column: pa.Column) -> tuple[Any, dict[str, Any]]:

@@ -374,3 +374,40 @@ def test_the_readmes_example_application_is_answered(client: TestClient) -> None
     response = client.post("/predict", json=example)
     assert response.status_code == 200, response.text
     assert response.json()["predictions"][0]["id"] == example["application_id"]
+
+
+def test_a_cross_column_rule_is_checked_at_the_door(
+    client: TestClient, splits: dict[str, pd.DataFrame]
+) -> None:
+    body = application(splits["test"], 1, income=1000.0, loan_amount=900_000.0)
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert "loan_at_most_five_incomes" in problem["reason"] and "900000" not in problem["reason"]
+
+
+class Broken:
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        raise RuntimeError("a bug in a model")
+
+
+def test_a_bug_is_a_plain_500_with_the_request_id_and_is_counted(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    app = create_app(settings(store, tmp_path))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        service = app.state.service
+        service.champion = dataclasses.replace(service.champion, estimator=Broken(), fast=None)
+        response = client.post("/predict", json=application(splits["test"], 0))
+        assert response.status_code == 500 and response.json() == {"error": "internal error"}
+        assert response.headers["x-request-id"]
+        text = client.get("/metrics").text
+    assert 'loanrisk_http_requests_total{route="/predict",status="500"}' in text
+
+
+def test_a_chunked_feedback_body_over_the_limit_is_a_413(store: Store, tmp_path: Path) -> None:
+    small = settings(store, tmp_path, max_body_bytes=2048)
+    with TestClient(create_app(small)) as client:
+        chunks = (b'{"id": "' + b"x" * 1024 for _ in range(4))
+        response = client.post("/feedback", content=chunks)
+        assert response.status_code == 413

@@ -150,3 +150,27 @@ def test_invocations_errors_are_mlflows_bad_request(client: TestClient) -> None:
         assert response.json()["error_code"] == "BAD_REQUEST"
     bad = client.post("/invocations", json={"dataframe_records": [{"income": 5}]})
     assert bad.status_code == 400 and "income" in bad.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"dataframe_split": {"columns": ["income"], "data": 5}},
+        {"dataframe_split": {"columns": ["income"], "data": [5]}},
+        {"dataframe_split": {"columns": [[1]], "data": [[1]]}},
+        {"inputs": {"income": 5, "housing": ["own"]}},
+        {"dataframe_records": []},
+    ],
+)
+def test_malformed_or_empty_mlflow_payloads_are_bad_requests(
+    client: TestClient, payload: Any
+) -> None:
+    response = client.post("/invocations", json=payload)
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == "BAD_REQUEST"
+
+
+def test_an_empty_v2_batch_is_refused(client: TestClient, splits: dict[str, pd.DataFrame]) -> None:
+    request = {"inputs": tensors(splits["test"].head(0))}
+    response = client.post(f"/v2/models/{NAME}/infer", json=request)
+    assert response.status_code == 400 and "error" in response.json()

@@ -207,6 +207,13 @@ class Rule(_Frozen):
         broken: pd.Series = _OPPOSITE[self.op](frame[self.column], bound)
         return ~broken
 
+    def broken_by(self, value: Any, other: Any) -> bool:
+        """Whether one row's ``value`` (of ``column``) and ``other`` break the rule; a
+        missing value breaks nothing (its nullability check speaks for it)."""
+        if value is None or other is None:
+            return False
+        return bool(_OPPOSITE[self.op](value, other * self.scale + self.offset))
+
 
 _OPPOSITE = {
     "<": lambda a, b: a >= b,
