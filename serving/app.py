@@ -29,7 +29,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from loanrisk.data.declaration import Declaration, load_declaration
 from loanrisk.errors import LoanriskError
@@ -413,10 +413,19 @@ def _routes(app: FastAPI, service: Service) -> None:
 
     @app.post("/admin/rollback", tags=["operations"])
     async def rollback(request: Request) -> Response:
+        """Roll the registry's champion back, re-export the bundle and reload. An optional
+        body ``{"by": ..., "reason": ...}`` is recorded on both versions."""
         _authorise(service, request)
+        raw = await request.body()
+        try:
+            asked = RollbackRequest.model_validate(_parse(raw) if raw else {})
+        except ValidationError as exc:
+            raise ProblemError(422, "invalid rollback", field_problems(service, exc)) from None
         async with service.reload_lock:  # no reload or second rollback in between
             loop = asyncio.get_running_loop()
-            moved = await loop.run_in_executor(service.executor, _rollback_registry, service)
+            moved = await loop.run_in_executor(
+                service.executor, _rollback_registry, service, asked.by, asked.reason
+            )
             response = await _swap(service, service.settings.model_uri)
         body = orjson.loads(response.body)
         body["rollback"] = moved
@@ -506,8 +515,19 @@ async def _swap(service: Service, uri: str) -> Response:
     )
 
 
-def _rollback_registry(service: Service) -> dict[str, Any]:
+class RollbackRequest(BaseModel):
+    """Who asks for the rollback and why: kept as tags on both registry versions."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    by: str = Field("serving-admin", min_length=1, max_length=100)
+    reason: str = Field("POST /admin/rollback", min_length=1, max_length=500)
+
+
+def _rollback_registry(service: Service, by: str, reason: str) -> dict[str, Any]:
     """The registry's rollback, then (for a bundle directory) the bundle re-exported."""
+    import mlflow
+
     from loanrisk import tracking
     from loanrisk.data.contract import build_contract, contract_json_schema
     from loanrisk.registry import registry
@@ -515,8 +535,8 @@ def _rollback_registry(service: Service) -> dict[str, Any]:
 
     champion = service.require_champion()
     name = champion.name
-    tracking.configure(load_project(service.settings.params).experiment)
-    moved = registry.rollback(name, by="serving-admin", reason="POST /admin/rollback")
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    moved = registry.rollback(name, by=by, reason=reason)
     uri = service.settings.model_uri
     if not uri.startswith("models:/"):
         with tracking.store_errors():

@@ -411,3 +411,14 @@ def test_a_chunked_feedback_body_over_the_limit_is_a_413(store: Store, tmp_path:
         chunks = (b'{"id": "' + b"x" * 1024 for _ in range(4))
         response = client.post("/feedback", content=chunks)
         assert response.status_code == 413
+
+
+def test_rollback_needs_the_token_and_says_why_it_cannot_roll_back(client: TestClient) -> None:
+    assert client.post("/admin/rollback").status_code == 401
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    response = client.post("/admin/rollback", headers=auth, json={"by": "alice", "reason": "t"})
+    # The test store's champion replaced no earlier one: nothing to roll back to.
+    assert response.status_code == 409 and "nothing to roll back to" in response.json()["error"]
+    bad = client.post("/admin/rollback", headers=auth, json={"by": "", "extra": 1})
+    assert bad.status_code == 422
+    assert client.post("/predict", json={"application_id": "x"}).status_code == 422
