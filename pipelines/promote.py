@@ -36,7 +36,7 @@ from loanrisk.evaluation.metrics import paired_auc_difference
 from loanrisk.models.canonical import fingerprint
 from loanrisk.project import Project, load_project
 from loanrisk.registry import registry
-from loanrisk.registry.bundle import export_bundle, provenance_for
+from loanrisk.registry.bundle import export_version
 from loanrisk.registry.gate import ChampionComparison, candidate_criteria, judge
 from loanrisk.scoring import labels, score
 
@@ -60,16 +60,12 @@ def _registered_model(name: str, version: str, dataset: Declaration) -> object:
         path = mlflow.artifacts.download_artifacts(
             artifact_uri=f"models:/{name}/{version}", dst_path=scratch
         )
-        trained_on = tracking.input_columns(path)
-        expected = list(dataset.feature_names)
-        if trained_on is not None and trained_on != expected:
-            missing = sorted(set(trained_on) - set(expected)) or "none"
-            new = sorted(set(expected) - set(trained_on)) or "none"
+        mismatch = tracking.column_mismatch(path, list(dataset.feature_names))
+        if mismatch is not None:
             raise RegistryError(
                 f"champion v{version} of {name!r} was trained on other columns than "
-                f"{dataset.where()} declares (its columns missing here: {missing}; new here: "
-                f"{new}); give this dataset its own model name (`name` in the declaration or "
-                "mlflow.registered_model in params.yaml)"
+                f"{dataset.where()} declares ({mismatch}); give this dataset its own model "
+                "name (`name` in the declaration or mlflow.registered_model in params.yaml)"
             )
         return tracking.load_model(path)
 
@@ -186,13 +182,7 @@ def main() -> None:
     after = registry.version_by_alias(name, registry.CHAMPION)
     record["champion_after"] = after.version if after else None
     stage.write_json(GATE, record)
-    export_bundle(
-        BUNDLE,
-        f"models:/{name}/{after.version}" if after else None,
-        registry.tag_json(after, "policy") if after else None,
-        provenance_for(name, after) if after else {"version": None, "reason": "no champion yet"},
-        contract_json_schema(build_contract(dataset)),
-    )
+    export_version(BUNDLE, name, after, contract_json_schema(build_contract(dataset)))
     outcome = {
         None: "not needed: it is the champion already",
         True: "passed",

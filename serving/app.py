@@ -34,10 +34,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from loanrisk.data.declaration import Declaration, load_declaration
 from loanrisk.errors import LoanriskError
 from loanrisk.project import load_project
+from loanrisk.stage import one_line
 from serving import metrics, protocols
 from serving.capture import Capture, now
 from serving.logs import RequestLog
-from serving.model import ServedModel, describe_failure, load_served
+from serving.model import ServedModel, load_served
 from serving.requests import Feedback, application_model, batch_model
 from serving.settings import Settings, load_settings
 
@@ -144,7 +145,7 @@ async def _load_all(service: Service) -> None:
         _announce(service.champion, CHAMPION)
         metrics.READY.set(1)
     except (LoanriskError, OSError) as exc:
-        service.not_ready = describe_failure(exc)
+        service.not_ready = one_line(exc)
         metrics.READY.set(0)
         LOG.error(orjson.dumps({"event": "load_failed", "reason": service.not_ready}).decode())
     if settings.challenger_uri and settings.traffic != CHAMPION:
@@ -155,9 +156,7 @@ async def _load_all(service: Service) -> None:
             _announce(service.challenger, settings.traffic)
         except (LoanriskError, OSError) as exc:
             LOG.error(
-                orjson.dumps(
-                    {"event": "challenger_failed", "reason": describe_failure(exc)}
-                ).decode()
+                orjson.dumps({"event": "challenger_failed", "reason": one_line(exc)}).decode()
             )
 
 
@@ -249,9 +248,7 @@ def _shadow(service: Service, applications: list[dict[str, Any]]) -> None:
         if service.settings.metrics:
             _record(model, SHADOW, p, model.decide(p))
     except Exception as exc:  # a shadow failure must never reach a client
-        LOG.error(
-            orjson.dumps({"event": "shadow_failed", "reason": describe_failure(exc)}).decode()
-        )
+        LOG.error(orjson.dumps({"event": "shadow_failed", "reason": one_line(exc)}).decode())
 
 
 async def _run(service: Service, work: Callable[[], Any]) -> Any:
@@ -494,7 +491,7 @@ async def _swap(service: Service, uri: str) -> Response:
         metrics.RELOADS.labels("failed").inc()
         serving = service.champion.version if service.champion else None
         return JSON(
-            {"reloaded": False, "reason": describe_failure(exc), "serving_version": serving},
+            {"reloaded": False, "reason": one_line(exc), "serving_version": serving},
             status_code=409,
         )
     old = service.champion
@@ -531,7 +528,7 @@ def _rollback_registry(service: Service, by: str, reason: str) -> dict[str, Any]
     from loanrisk import tracking
     from loanrisk.data.contract import build_contract, contract_json_schema
     from loanrisk.registry import registry
-    from loanrisk.registry.bundle import export_bundle, provenance_for
+    from loanrisk.registry.bundle import export_version
 
     champion = service.require_champion()
     name = champion.name
@@ -541,13 +538,7 @@ def _rollback_registry(service: Service, by: str, reason: str) -> dict[str, Any]
     if not uri.startswith("models:/"):
         with tracking.store_errors():
             restored = registry.client().get_model_version(name, moved.to_version)
-        export_bundle(
-            uri,
-            f"models:/{name}/{moved.to_version}",
-            registry.tag_json(restored, "policy"),
-            provenance_for(name, restored),
-            contract_json_schema(build_contract(service.dataset)),
-        )
+        export_version(uri, name, restored, contract_json_schema(build_contract(service.dataset)))
     return {"from_version": moved.from_version, "to_version": moved.to_version}
 
 
@@ -573,7 +564,7 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(LoanriskError)
     async def project_error(request: Request, exc: LoanriskError) -> Response:
-        return JSON({"error": describe_failure(exc)}, status_code=409)
+        return JSON({"error": one_line(exc)}, status_code=409)
 
 
 class Edge:
@@ -702,5 +693,5 @@ def factory() -> FastAPI:
     try:
         return create_app()
     except LoanriskError as exc:
-        print(f"error: {describe_failure(exc)}", file=sys.stderr)
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -7,7 +7,6 @@ to verify or to answer a smoke prediction never replaces the one serving.
 from __future__ import annotations
 
 import dataclasses
-import json
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -162,11 +161,10 @@ def _from_registry(uri: str, dataset: Declaration) -> ServedModel:
 
 
 def _check_columns(model_dir: Path, dataset: Declaration, where: str) -> None:
-    columns = tracking.input_columns(model_dir)
-    if columns is not None and columns != list(dataset.feature_names):
+    mismatch = tracking.column_mismatch(model_dir, list(dataset.feature_names))
+    if mismatch is not None:
         raise BundleError(
-            f"{where}: the model reads {columns}, not the declared features "
-            f"{list(dataset.feature_names)} of {dataset.where()}"
+            f"{where}: the model reads other columns than {dataset.where()} declares ({mismatch})"
         )
 
 
@@ -233,13 +231,3 @@ def typical_row(dataset: Declaration) -> dict[str, Any]:
     if dataset.reference_applicants is not None:
         row.update(dataset.reference_applicants.low_risk)
     return row
-
-
-def describe_failure(exc: BaseException) -> str:
-    """One line for /health/ready and the admin endpoints."""
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def json_safe(value: Any) -> Any:
-    """Provenance values as JSON (numpy numbers, paths)."""
-    return json.loads(json.dumps(value, default=str))

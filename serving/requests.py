@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pandera.pandas as pa
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from loanrisk.data.contract import build_contract
+from loanrisk.data.contract import build_contract, domain
 from loanrisk.data.declaration import Declaration, Rule
 
 _TYPES: dict[str, Any] = {"int64": int, "float64": float, "bool": bool}
@@ -72,19 +72,15 @@ def _rules_check(rules: tuple[Rule, ...]) -> Any:
 
 def _field(column: pa.Column) -> tuple[Any, dict[str, Any]]:
     """The Python type and the pydantic constraints of one contract column."""
-    constraints: dict[str, Any] = {}
-    allowed: tuple[Any, ...] | None = None
-    for check in column.checks:
-        stats = check.statistics
-        if check.name == "greater_than_or_equal_to":
-            constraints["ge"] = stats["min_value"]
-        elif check.name == "less_than_or_equal_to":
-            constraints["le"] = stats["max_value"]
-        elif check.name == "isin":
-            allowed = tuple(stats["allowed_values"])
+    allows = domain(column)
+    constraints = {
+        key: value
+        for key, value in (("ge", allows.minimum), ("le", allows.maximum))
+        if value is not None
+    }
     kind = str(column.dtype)
-    if allowed is not None:
-        return Literal[allowed], constraints  # type: ignore[valid-type]
+    if allows.allowed is not None:
+        return Literal[allows.allowed], constraints  # type: ignore[valid-type]
     if kind.startswith("string") or kind == "str":
         return str, constraints
     return _TYPES[kind], constraints

@@ -176,7 +176,7 @@ def rollback(
     from loanrisk import tracking
     from loanrisk.data.contract import build_contract, contract_json_schema
     from loanrisk.registry import registry
-    from loanrisk.registry.bundle import export_bundle, provenance_for
+    from loanrisk.registry.bundle import export_version
 
     project = load_project(params_path)
     name = project.registered_model
@@ -185,13 +185,10 @@ def rollback(
     moved = registry.rollback(name, who, reason)
     print(f"champion of {name}: v{moved.from_version} -> v{moved.to_version} (by {who})")
     if export:
-        restored = registry.client().get_model_version(name, moved.to_version)
-        export_bundle(
-            bundle_dir,
-            f"models:/{name}/{moved.to_version}",
-            registry.tag_json(restored, "policy"),
-            provenance_for(name, restored),
-            contract_json_schema(build_contract(project.dataset)),
+        with tracking.store_errors():
+            restored = registry.client().get_model_version(name, moved.to_version)
+        export_version(
+            bundle_dir, name, restored, contract_json_schema(build_contract(project.dataset))
         )
         print(f"exported v{moved.to_version} to {bundle_dir}")
 

@@ -168,6 +168,20 @@ NOT_CODE = (":(exclude)dvc.lock", ":(exclude)reports", ":(exclude,glob)**/.gitig
 """What DVC itself rewrites during `dvc repro`: changes there do not make the code dirty."""
 
 
+def column_mismatch(model_dir: str | Path, features: list[str]) -> str | None:
+    """How a logged model's input columns differ from ``features`` (None: they agree, or the
+    model records no signature). Promote and the service both refuse such a model, each
+    saying what to do in its own terms."""
+    trained_on = input_columns(model_dir)
+    if trained_on is None or trained_on == features:
+        return None
+    missing = sorted(set(trained_on) - set(features)) or "none"
+    new = sorted(set(features) - set(trained_on)) or "none"
+    if missing == "none" and new == "none":
+        return f"the same columns in another order ({trained_on})"
+    return f"its columns missing here: {missing}; new here: {new}"
+
+
 def git_commit() -> str:
     """The commit the code was run from, with ``-dirty`` when tracked files other than
     DVC's own outputs (the lock file, reports, the .gitignore files it writes) differ."""

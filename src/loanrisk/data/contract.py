@@ -13,6 +13,7 @@ unexpected column breaks the batch as a whole.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -208,6 +209,33 @@ def _with_checks(schema: pa.DataFrameSchema, checks: list[pa.Check]) -> pa.DataF
     )
 
 
+@dataclass(frozen=True)
+class Domain:
+    """What one contract column allows, read off its pandera checks: the one reading of them
+    that the JSON Schema export and the service's request model share."""
+
+    minimum: Any = None
+    maximum: Any = None
+    allowed: tuple[Any, ...] | None = None
+    pattern: str | None = None
+
+
+def domain(column: pa.Column) -> Domain:
+    """The bounds, allowed values and pattern of ``column``."""
+    found: dict[str, Any] = {}
+    for check in column.checks:
+        stats = check.statistics
+        if check.name == "greater_than_or_equal_to":
+            found["minimum"] = stats["min_value"]
+        elif check.name == "less_than_or_equal_to":
+            found["maximum"] = stats["max_value"]
+        elif check.name == "isin":
+            found["allowed"] = tuple(stats["allowed_values"])
+        elif check.name == "str_matches":
+            found["pattern"] = stats["pattern"]
+    return Domain(**found)
+
+
 def contract_json_schema(schema: pa.DataFrameSchema) -> dict[str, Any]:
     """The contract as JSON Schema of one row: what the serving bundle and API clients read.
 
@@ -218,16 +246,15 @@ def contract_json_schema(schema: pa.DataFrameSchema) -> dict[str, Any]:
     for name, column in schema.columns.items():
         kind = str(column.dtype)
         prop: dict[str, Any] = {"type": _json_type(kind)}
-        for check in column.checks:
-            stats = check.statistics
-            if check.name == "greater_than_or_equal_to":
-                prop["minimum"] = stats["min_value"]
-            elif check.name == "less_than_or_equal_to":
-                prop["maximum"] = stats["max_value"]
-            elif check.name == "isin":
-                prop["enum"] = list(stats["allowed_values"])
-            elif check.name == "str_matches":
-                prop["pattern"] = stats["pattern"]
+        allows = domain(column)
+        if allows.minimum is not None:
+            prop["minimum"] = allows.minimum
+        if allows.maximum is not None:
+            prop["maximum"] = allows.maximum
+        if allows.allowed is not None:
+            prop["enum"] = list(allows.allowed)
+        if allows.pattern is not None:
+            prop["pattern"] = allows.pattern
         if kind.startswith("datetime"):
             prop = {"type": "string", "format": "date-time"}
         if column.nullable:

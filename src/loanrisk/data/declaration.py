@@ -204,7 +204,7 @@ class Rule(_Frozen):
 
     def holds(self, frame: pd.DataFrame) -> pd.Series:
         bound = frame[self.other] * self.scale + self.offset
-        broken: pd.Series = _OPPOSITE[self.op](frame[self.column], bound)
+        broken = pd.Series(_OPPOSITE[self.op](frame[self.column], bound), index=frame.index)
         return ~broken
 
     def broken_by(self, value: Any, other: Any) -> bool:
@@ -216,12 +216,8 @@ class Rule(_Frozen):
 
 
 _OPPOSITE = {
-    "<": lambda a, b: a >= b,
-    "<=": lambda a, b: a > b,
-    ">": lambda a, b: a <= b,
-    ">=": lambda a, b: a < b,
-    "==": lambda a, b: a != b,
-    "!=": lambda a, b: a == b,
+    op: OPERATORS[opposite]
+    for op, opposite in {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}.items()
 }
 """A rule is broken where the opposite comparison is true: comparisons with a null are
 false, so a null never breaks a rule (its nullability check reports it once)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
@@ -43,14 +45,7 @@ def bootstrap_roc_auc(
     if n_samples == 0:
         auc = float(roc_auc_score(y_arr, p_arr))
         return auc, auc
-    rng = np.random.default_rng(seed)
-    n = len(y_arr)
-    aucs = []
-    for _ in range(n_samples):
-        idx = rng.integers(0, n, n)
-        if y_arr[idx].min() == y_arr[idx].max():
-            continue
-        aucs.append(_fast_auc(y_arr[idx], p_arr[idx]))
+    aucs = [_fast_auc(y_arr[i], p_arr[i]) for i in _resamples(y_arr, n_samples, seed)]
     lo, hi = np.quantile(aucs, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(lo), float(hi)
 
@@ -70,16 +65,23 @@ def paired_auc_difference(
     difference = _fast_auc(y_arr, new) - _fast_auc(y_arr, old)
     if n_samples == 0:
         return difference, difference, difference
-    rng = np.random.default_rng(seed)
-    n = len(y_arr)
-    differences = []
-    for _ in range(n_samples):
-        idx = rng.integers(0, n, n)
-        if y_arr[idx].min() == y_arr[idx].max():
-            continue
-        differences.append(_fast_auc(y_arr[idx], new[idx]) - _fast_auc(y_arr[idx], old[idx]))
+    differences = [
+        _fast_auc(y_arr[i], new[i]) - _fast_auc(y_arr[i], old[i])
+        for i in _resamples(y_arr, n_samples, seed)
+    ]
     lo, hi = np.quantile(differences, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(difference), float(lo), float(hi)
+
+
+def _resamples(y: np.ndarray, n_samples: int, seed: int) -> Iterator[np.ndarray]:
+    """Row indices of ``n_samples`` bootstrap resamples (applications drawn with
+    replacement), seeded; a resample holding one outcome only has no ROC-AUC and is skipped."""
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    for _ in range(n_samples):
+        idx = rng.integers(0, n, n)
+        if y[idx].min() != y[idx].max():
+            yield idx
 
 
 def _fast_auc(y: np.ndarray, p: np.ndarray) -> float:

@@ -85,6 +85,26 @@ def export_bundle(
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def export_version(
+    destination: str | Path, name: str, version: ModelVersion | None, contract: dict[str, Any]
+) -> None:
+    """Export registered ``version`` of ``name`` (None: no champion yet) as the bundle at
+    ``destination``: the one way promote, `loanrisk rollback` and the service's rollback
+    write a bundle."""
+    if version is None:
+        export_bundle(
+            destination, None, None, {"version": None, "reason": "no champion yet"}, contract
+        )
+        return
+    export_bundle(
+        destination,
+        f"models:/{name}/{version.version}",
+        tag_json(version, "policy"),
+        provenance_for(name, version),
+        contract,
+    )
+
+
 def provenance_for(name: str, version: ModelVersion) -> dict[str, Any]:
     """The provenance record of a registered version, from the tags promote gave it."""
     return {
