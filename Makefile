@@ -64,7 +64,7 @@ WORKERS ?= 1
 
 serve: setup ## Serve the champion at http://$(HOST):$(PORT) (MODEL_URI, WORKERS=n; see README)
 	@rm -rf .prometheus && mkdir -p .prometheus
-	PROMETHEUS_MULTIPROC_DIR=$(if $(filter-out 1,$(WORKERS)),$(abspath .prometheus),) \
+	$(if $(filter-out 1,$(WORKERS)),PROMETHEUS_MULTIPROC_DIR=$(abspath .prometheus)) \
 	$(BIN)/uvicorn --factory serving.app:factory --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --no-access-log
 
