@@ -36,9 +36,11 @@ class TrainedModel:
 
 
 TRAINING_THREADS = 1
-"""OpenMP threads for fitting. The gradient-boosted model stores the thread count it was
-fitted with, so a count fixed here (rather than the machine's core count) makes the saved
-model, and so `dvc.lock`, the same on every machine. The fit itself takes about a second."""
+"""OpenMP and BLAS threads for fitting. The gradient-boosted model stores the thread count
+it was fitted with, and a multi-threaded BLAS sums in an order that depends on the thread
+count (the logistic coefficients differed in the 14th digit between one and two threads),
+so a count fixed here rather than the machine's core count makes the saved models, and so
+`dvc.lock`, the same on every machine. The fits take a few seconds."""
 
 
 def fit_model(
@@ -50,7 +52,7 @@ def fit_model(
     come from out-of-fold scores (each row scored by a calibrator fitted on the other half):
     measured in-sample they would flatter it.
     """
-    with threadpool_limits(limits=TRAINING_THREADS, user_api="openmp"):
+    with threadpool_limits(limits=TRAINING_THREADS):
         return _fit(name, params, dataset, splits)
 
 
