@@ -1,7 +1,8 @@
 """DVC stage `train`: fit the rule baseline, the logistic baseline and the candidate.
 
 Each model is one MLflow run (params, validation metrics, the training data as a dataset
-input, the git commit, the model with signature and input example) and one MLflow model
+input, the git commit, the model with signature and input example, the reference profile
+that monitoring compares production with) and one MLflow model
 directory under models/, written canonically: the same data, params and code give the same
 bytes, so `dvc.lock` does not change when the pipeline is reproduced. The run is tagged with
 that directory's fingerprint, which is how evaluate and promote find it again.
@@ -20,7 +21,9 @@ from mlflow.data.pandas_dataset import PandasDataset, from_pandas
 
 from loanrisk import stage, tracking
 from loanrisk.models.canonical import save_canonical
-from loanrisk.models.train import MODEL_NAMES, TrainedModel, features, fit_model
+from loanrisk.models.train import MODEL_NAMES, TrainedModel, features, fit_model, score
+from loanrisk.monitoring.profile import FILE as PROFILE
+from loanrisk.monitoring.profile import Profile, build_profile
 from loanrisk.project import load_project
 
 SPLITS = "data/splits"
@@ -30,12 +33,19 @@ METRICS = "reports/train_metrics.json"
 
 @tracking.store_errors()
 def log_and_save(
-    model: TrainedModel, example: pd.DataFrame, dataset: PandasDataset, data_md5: str
+    model: TrainedModel,
+    example: pd.DataFrame,
+    dataset: PandasDataset,
+    data_md5: str,
+    profile: Profile,
 ) -> str:
-    """Save ``model`` canonically under models/ and track it as an MLflow run; return the
-    model's fingerprint."""
+    """Save ``model`` and its reference profile canonically under models/ and track both as
+    an MLflow run; return the model's fingerprint."""
     serialisation = tracking.serialisation(model.estimator, example)
-    fingerprint = save_canonical(model.estimator, MODELS / model.name, **serialisation)
+    profile_json = profile.to_json()
+    fingerprint = save_canonical(
+        model.estimator, MODELS / model.name, {PROFILE: profile_json}, **serialisation
+    )
     with mlflow.start_run(run_name=model.name):
         mlflow.set_tags(
             {
@@ -51,6 +61,7 @@ def log_and_save(
             mlflow.set_tag("calibration", str(model.notes.get("calibration")))
         mlflow.log_input(dataset, context="training", tags={"md5": data_md5})
         tracking.log_metrics(model.metrics)
+        mlflow.log_text(profile_json, PROFILE)
         info = mlflow.sklearn.log_model(model.estimator, name="model", **serialisation)
         mlflow.set_tag("model_uri", info.model_uri)
     return fingerprint
@@ -81,7 +92,9 @@ def main() -> None:
     metrics = {}
     for name in MODEL_NAMES:
         model = fit_model(name, params, dataset, splits)
-        log_and_save(model, example, training_data, data_md5)
+        scores = score(model.estimator, splits["train"], dataset)
+        profile = build_profile(splits["train"], dataset, scores, params.monitor.bins)
+        log_and_save(model, example, training_data, data_md5, profile)
         metrics[name] = {**model.metrics, **model.notes}
         print(f"train: {name:<9} validation ROC-AUC {model.metrics['valid']['roc_auc']:.4f}")
     stage.write_json(METRICS, metrics)

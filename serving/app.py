@@ -31,14 +31,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from loanrisk.config import load_params
 from loanrisk.data.declaration import Declaration, load_declaration
-from loanrisk.errors import LoanriskError
+from loanrisk.errors import ConfigError, LoanriskError
+from loanrisk.monitoring.drift import Thresholds
 from loanrisk.project import load_project
 from loanrisk.stage import one_line
 from serving import metrics, protocols
 from serving.capture import Capture, now
 from serving.logs import RequestLog
 from serving.model import ServedModel, load_served
+from serving.monitor import OnlineMonitor
 from serving.requests import Feedback, application_model, batch_model
 from serving.settings import Settings, load_settings
 
@@ -80,8 +83,10 @@ class Service:
     capture: Capture
     executor: ThreadPoolExecutor
     request_log: RequestLog
+    thresholds: Thresholds = field(default_factory=Thresholds)
     champion: ServedModel | None = None
     challenger: ServedModel | None = None
+    monitor: OnlineMonitor | None = None
     not_ready: str = "loading the model"
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -97,6 +102,15 @@ def dataset_for(settings: Settings) -> Declaration:
     return load_project(settings.params).dataset
 
 
+def thresholds_for(settings: Settings) -> Thresholds:
+    """Drift thresholds from params.yaml's ``monitor`` section; the defaults without one (a
+    container that carries only the bundle and a declaration)."""
+    try:
+        return Thresholds.from_config(load_params(settings.params).monitor)
+    except ConfigError:
+        return Thresholds()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service. Settings default to the environment (`serving.settings`)."""
     settings = settings or load_settings()
@@ -110,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         capture=Capture(settings.capture_dir, settings.capture_sample, settings.capture_queue),
         executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="predict"),
         request_log=RequestLog(sys.stdout.buffer),
+        thresholds=thresholds_for(settings),
     )
 
     @asynccontextmanager
@@ -118,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         service.request_log.flush()
         service.capture.close()
+        if service.monitor is not None:
+            service.monitor.close()
         service.executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
@@ -143,6 +160,7 @@ async def _load_all(service: Service) -> None:
             service.executor, load_served, settings.model_uri, service.dataset
         )
         _announce(service.champion, CHAMPION)
+        _watch(service, service.champion)
         metrics.READY.set(1)
     except (LoanriskError, OSError) as exc:
         service.not_ready = one_line(exc)
@@ -162,6 +180,27 @@ async def _load_all(service: Service) -> None:
 
 def _announce(model: ServedModel, role: str) -> None:
     metrics.MODEL_INFO.labels(model.name, model.version, role, model.path).set(1)
+
+
+def _watch(service: Service, model: ServedModel) -> None:
+    """Monitor ``model`` (the new champion) against its own reference profile."""
+    old = service.monitor
+    if old is not None:
+        old.close()
+    # The bins are the new model's: counters of the old bins would mix two profiles.
+    metrics.forget(metrics.DRIFT_BINS, metrics.REFERENCE_SHARE)
+    service.monitor = None
+    if not service.settings.monitor or model.profile is None:
+        return
+    monitor = OnlineMonitor(
+        model.profile,
+        service.dataset,
+        service.thresholds,
+        window=service.settings.drift_window,
+        export=service.settings.metrics,
+    )
+    monitor.start()
+    service.monitor = monitor
 
 
 # -- scoring ----------------------------------------------------------------------------------
@@ -203,6 +242,9 @@ def _predict(
         decisions = model.decide(p)
         if service.settings.metrics:
             _record(model, role, p, decisions)
+        monitor = service.monitor
+        if role == CHAMPION and monitor is not None:
+            _observe(monitor, service.dataset, [applications[i] for i in index], p, decisions)
         for j, i in enumerate(index):
             out[i] = {
                 "id": applications[i][id_column],
@@ -227,6 +269,21 @@ def _predict(
             ]
         )
     return out
+
+
+def _observe(
+    monitor: OnlineMonitor,
+    dataset: Declaration,
+    applications: list[dict[str, Any]],
+    p: np.ndarray,
+    decisions: list[str],
+) -> None:
+    """Bin each application for drift; remember its prediction until its outcome arrives."""
+    id_column = dataset.id.column
+    for application, score, decision in zip(applications, p.tolist(), decisions, strict=True):
+        monitor.observe(application, score)
+        groups = {name: application.get(name) for name in dataset.protected}
+        monitor.remember(application[id_column], score, decision, groups)
 
 
 def _record(model: ServedModel, role: str, p: np.ndarray, decisions: list[str]) -> None:
@@ -371,7 +428,24 @@ def _routes(app: FastAPI, service: Service) -> None:
         await asyncio.get_running_loop().run_in_executor(
             service.executor, service.capture.feedback, record
         )
-        return JSON({"status": "recorded", "id": outcome.id}, status_code=202)
+        monitor = service.monitor
+        joined = monitor.outcome(outcome.id, outcome.outcome) if monitor is not None else False
+        return JSON({"status": "recorded", "id": outcome.id, "joined": joined}, status_code=202)
+
+    @app.get("/drift", tags=["monitoring"])
+    async def drift() -> Response:
+        """Recent applications against the champion's reference profile: PSI, Jensen-Shannon
+        distance and missing shares per feature, score drift and a verdict."""
+        monitor = _require_monitor(service)
+        report = await _run(service, monitor.drift)
+        return JSON({"model_version": service.require_champion().version, **report})
+
+    @app.get("/quality", tags=["monitoring"])
+    async def quality() -> Response:
+        """Live quality from /feedback outcomes joined to this process's predictions."""
+        monitor = _require_monitor(service)
+        report = await _run(service, monitor.quality)
+        return JSON({"model_version": service.require_champion().version, **report})
 
     @app.get("/model", tags=["model"])
     async def model() -> dict[str, Any]:
@@ -400,6 +474,8 @@ def _routes(app: FastAPI, service: Service) -> None:
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def prometheus() -> Response:
+        if service.monitor is not None:
+            service.monitor.flush()
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
 
@@ -452,6 +528,19 @@ def model_card(folder: Path, champion: ServedModel) -> tuple[Path, Path] | str:
     return markdown, html
 
 
+def _require_monitor(service: Service) -> OnlineMonitor:
+    champion = service.require_champion()
+    if service.monitor is None:
+        why = (
+            "monitoring is off (LOANRISK_MONITOR=false)"
+            if not service.settings.monitor
+            else f"model v{champion.version} carries no reference profile (trained before "
+            "profiles existed): retrain and promote it to monitor it"
+        )
+        raise ProblemError(404, "no drift monitor", why)
+    return service.monitor
+
+
 def _validate_columns(
     service: Service, applications: list[dict[str, Any]], request_id: str = "row"
 ) -> list[dict[str, Any]]:
@@ -496,6 +585,7 @@ async def _swap(service: Service, uri: str) -> Response:
         )
     old = service.champion
     service.champion = fresh  # one reference swap: requests see the old or the new model
+    _watch(service, fresh)
     metrics.READY.set(1)
     metrics.RELOADS.labels("succeeded").inc()
     if old is not None:

@@ -78,6 +78,50 @@ MODEL_INFO = Gauge(
 READY = Gauge(
     "loanrisk_ready", "1 when the champion is loaded and warmed up.", multiprocess_mode="liveall"
 )
+DRIFT_BINS = Counter(
+    "loanrisk_drift_bin_total",
+    "Applications scored by the champion, by feature and reference-profile bin "
+    '(feature="_score" for the score). Recording rules turn these into PSI.',
+    ["feature", "bin"],
+)
+REFERENCE_SHARE = Gauge(
+    "loanrisk_drift_reference_share",
+    "The served model's reference profile: each bin's share of the training data, smoothed "
+    "by the pseudo-count the recording rules add.",
+    ["feature", "bin"],
+    multiprocess_mode="max",
+)
+FEEDBACK = Counter(
+    "loanrisk_feedback_total",
+    "Outcomes received, by whether they joined a prediction this process remembers.",
+    ["joined"],
+)
+LIVE_OUTCOMES = Gauge(
+    "loanrisk_live_outcomes",
+    "Matured outcomes in the live-quality window.",
+    multiprocess_mode="liveall",
+)
+LIVE_ROC_AUC = Gauge(
+    "loanrisk_live_roc_auc",
+    "ROC-AUC over the live-quality window (NaN below the minimum number of outcomes).",
+    multiprocess_mode="liveall",
+)
+LIVE_ECE = Gauge(
+    "loanrisk_live_ece",
+    "Expected calibration error over the live-quality window.",
+    multiprocess_mode="liveall",
+)
+LIVE_POSITIVE_RATE = Gauge(
+    "loanrisk_live_positive_rate",
+    "Share of positive outcomes (defaults) in the live-quality window.",
+    multiprocess_mode="liveall",
+)
+LIVE_APPROVAL_RATE = Gauge(
+    "loanrisk_live_approval_rate",
+    "Approval rate over the live-quality window by protected group (attribute, group).",
+    ["attribute", "group"],
+    multiprocess_mode="liveall",
+)
 RELOADS = Counter("loanrisk_model_reloads_total", "Model reloads by outcome.", ["outcome"])
 
 
@@ -92,6 +136,14 @@ def child(metric: Any, *labels: str) -> Any:
     if found is None:
         found = _CHILDREN[key] = metric.labels(*labels)
     return found
+
+
+def forget(*metrics: Any) -> None:
+    """Remove every labelled child of ``metrics`` (a new champion brings other bins)."""
+    for metric in metrics:
+        metric.clear()
+        for key in [k for k in _CHILDREN if k[0] == id(metric)]:
+            del _CHILDREN[key]
 
 
 def exposition() -> tuple[bytes, str]:

@@ -22,7 +22,8 @@ from loanrisk.data.declaration import Declaration
 from loanrisk.errors import BundleError, LoanriskError
 from loanrisk.evaluation.policy import DecisionPolicy
 from loanrisk.fastpath import FastModel, compile_model
-from loanrisk.registry.bundle import load_bundle
+from loanrisk.monitoring.profile import Profile, read_profile
+from loanrisk.registry.bundle import PROFILE, load_bundle
 
 REFERENCE = "reference"
 """The name of the fallback path: the fitted scikit-learn pipeline on a DataFrame."""
@@ -41,6 +42,9 @@ class ServedModel:
     dataset: Declaration
     fast: FastModel | None
     columns: tuple[str, ...] = field(default=())
+    profile: Profile | None = None
+    """The reference profile the model was trained with (None: registered before profiles
+    existed; it serves without drift monitoring)."""
 
     @property
     def path(self) -> str:
@@ -122,6 +126,7 @@ def load_served(uri: str, dataset: Declaration) -> ServedModel:
 def _from_bundle(path: str, dataset: Declaration) -> ServedModel:
     bundle = load_bundle(path)
     _check_columns(Path(path) / "model", dataset, path)
+    profile_file = Path(path) / PROFILE
     return _served(
         bundle.model,
         bundle.policy,
@@ -130,6 +135,7 @@ def _from_bundle(path: str, dataset: Declaration) -> ServedModel:
         path,
         str(bundle.provenance.get("registered_model") or dataset.model_name),
         str(bundle.provenance.get("version")),
+        read_profile(profile_file) if profile_file.is_file() else None,
     )
 
 
@@ -155,8 +161,23 @@ def _from_registry(uri: str, dataset: Declaration) -> ServedModel:
         )
         _check_columns(Path(local), dataset, uri)
         estimator = tracking.load_model(local)
+        profile = None
+        listed = {a.path for a in mlflow.artifacts.list_artifacts(run_id=version.run_id)}
+        if PROFILE in listed:
+            profile = read_profile(
+                mlflow.artifacts.download_artifacts(
+                    run_id=version.run_id, artifact_path=PROFILE, dst_path=scratch
+                )
+            )
     return _served(
-        estimator, policy, provenance_for(name, version), dataset, uri, name, str(version.version)
+        estimator,
+        policy,
+        provenance_for(name, version),
+        dataset,
+        uri,
+        name,
+        str(version.version),
+        profile,
     )
 
 
@@ -176,6 +197,7 @@ def _served(
     uri: str,
     name: str,
     version: str,
+    profile: Profile | None = None,
 ) -> ServedModel:
     return ServedModel(
         name=name,
@@ -189,6 +211,7 @@ def _served(
         dataset=dataset,
         fast=compile_model(estimator, dataset),
         columns=tuple(dataset.feature_names),
+        profile=profile,
     )
 
 

@@ -45,6 +45,10 @@ class Settings(BaseModel):
     capture_sample: float = Field(1.0, ge=0, le=1)
     capture_queue: int = Field(10_000, ge=1)
     metrics: bool = True
+    monitor: bool = True
+    """Drift and live quality against the champion's reference profile (GET /drift)."""
+    drift_window: int = Field(5_000, ge=1, le=1_000_000)
+    """How many recent applications GET /drift judges."""
     log_requests: bool = True
 
 

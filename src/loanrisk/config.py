@@ -124,6 +124,28 @@ class GateConfig(_Frozen):
     require_behavioural_tests: bool
 
 
+class MonitorConfig(_Frozen):
+    """Drift thresholds, the replayed production window and the retraining trigger."""
+
+    source: str = "generator"
+    start: Date = dt.date(2025, 1, 1)
+    months: int = Field(default=24, gt=0)
+    as_of: Date | None = None
+    rows_per_month: int = Field(default=2000, gt=0)
+    bins: int = Field(default=10, ge=2, le=50)
+    pseudo_count: float = Field(default=0.5, gt=0)
+    min_rows: int = Field(default=500, ge=1)
+    psi_threshold: float = Field(default=0.1, gt=0)
+    js_threshold: float = Field(default=0.1, gt=0)
+    ks_threshold: float = Field(default=0.1, gt=0, le=1)
+    missing_threshold: float = Field(default=0.05, gt=0, le=1)
+    score_psi_threshold: float = Field(default=0.1, gt=0)
+    dataset_drift_share: float = Field(default=0.3, gt=0, le=1)
+    max_roc_auc_drop: float = Field(default=0.03, ge=0, le=1)
+    quality_window_months: int = Field(default=3, ge=1)
+    retrain_months: int = Field(default=12, ge=2)
+
+
 class MlflowConfig(_Frozen):
     experiment: str | None  # None: the dataset's name
     registered_model: str | None  # None: "<dataset name>-risk"
@@ -140,6 +162,7 @@ class Params(_Frozen):
     train: TrainConfig
     evaluate: EvaluateConfig
     gate: GateConfig
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     mlflow: MlflowConfig
 
 

@@ -21,6 +21,7 @@ from loanrisk.config import Params
 from loanrisk.data.contract import build_contract, contract_json_schema
 from loanrisk.evaluation.policy import choose_policy
 from loanrisk.models.train import fit_model
+from loanrisk.monitoring.profile import build_profile
 from loanrisk.registry import registry
 from loanrisk.registry.bundle import export_bundle, provenance_for
 from loanrisk.scoring import features, score
@@ -42,10 +43,12 @@ class Store:
 def _register(model: object, splits: dict[str, pd.DataFrame], run_name: str) -> str:
     example = features(splits["train"].head(5), LOANS)
     policy = choose_policy(score(model, splits["valid"], LOANS), 5.0, 1.0, 0.1).as_dict()
+    profile = build_profile(splits["train"], LOANS, score(model, splits["train"], LOANS))
     with mlflow.start_run(run_name=run_name):
         info = mlflow.sklearn.log_model(
             model, name="model", **tracking.serialisation(model, example)
         )
+        mlflow.log_text(profile.to_json(), "profile.json")
     version = registry.register_challenger(
         NAME, info.model_uri, {"policy": policy, "git_commit": "test", "fingerprint": run_name}
     )
@@ -80,6 +83,7 @@ def store(
                 registry.tag_json(found, "policy"),
                 provenance_for(NAME, found),
                 contract,
+                run_id=found.run_id,
             )
         yield Store(
             root, uri, root / "champion", root / "challenger", champion_model, challenger_model

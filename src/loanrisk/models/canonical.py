@@ -54,7 +54,12 @@ writes, fixed here so the archive does not depend on the platform or Python vers
 ZIP_SYSTEM_UNIX = 3
 
 
-def save_canonical(estimator: Any, path: str | Path, **serialisation: Any) -> str:
+def save_canonical(
+    estimator: Any,
+    path: str | Path,
+    extra_files: dict[str, str] | None = None,
+    **serialisation: Any,
+) -> str:
     """Save ``estimator`` as an MLflow model directory at ``path`` in canonical form.
 
     ``serialisation`` is passed to :func:`mlflow.sklearn.save_model` as it is (this project
@@ -63,6 +68,9 @@ def save_canonical(estimator: Any, path: str | Path, **serialisation: Any) -> st
     two deterministic refits of it, gives byte-identical directories, so ``dvc repro`` leaves
     ``dvc.lock`` and ``git status`` clean when nothing about the model changed.
 
+    ``extra_files`` (name -> text) are written beside MLflow's files, before the fingerprint
+    is taken: the reference profile travels with the model this way.
+
     Returns the directory's :func:`fingerprint`.
     """
     target = Path(path)
@@ -70,6 +78,8 @@ def save_canonical(estimator: Any, path: str | Path, **serialisation: Any) -> st
         shutil.rmtree(target)
     mlflow.sklearn.save_model(estimator, str(target), **serialisation)
     _canonicalise(target)
+    for name, text in (extra_files or {}).items():
+        (target / name).write_text(text)
     return fingerprint(target)
 
 

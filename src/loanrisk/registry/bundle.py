@@ -32,6 +32,8 @@ MODEL_DIR = "model"
 CONTRACT = "contract.schema.json"
 POLICY = "policy.json"
 PROVENANCE = "provenance.json"
+PROFILE = "profile.json"
+"""The model's reference profile (``loanrisk.monitoring.profile``), an artifact of its run."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,13 @@ def export_bundle(
     policy: dict[str, float] | None,
     provenance: dict[str, Any],
     contract: dict[str, Any],
+    run_id: str | None = None,
 ) -> None:
     """Write the bundle for ``model_uri`` to ``destination``, replacing it atomically.
+
+    With ``run_id``, the run's reference profile is copied in as ``profile.json`` (a model
+    registered before profiles existed has none; the service then serves it without drift
+    monitoring and says so).
 
     ``contract`` is the data contract as JSON Schema (``contract.contract_json_schema``):
     what a request to the served model must look like.
@@ -73,6 +80,8 @@ def export_bundle(
             )
             (staging / CONTRACT).write_text(json.dumps(contract, indent=2, default=str) + "\n")
             (staging / POLICY).write_text(json.dumps(policy, indent=2) + "\n")
+            if run_id is not None:
+                _copy_profile(run_id, staging)
         record = {**provenance, "files_sha256": _manifest(staging)}
         (staging / PROVENANCE).write_text(json.dumps(record, indent=2, default=str) + "\n")
         old = destination.with_name(f".{destination.name}.old")
@@ -83,6 +92,14 @@ def export_bundle(
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _copy_profile(run_id: str, staging: Path) -> None:
+    listed = {a.path for a in mlflow.artifacts.list_artifacts(run_id=run_id)}
+    if PROFILE in listed:
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path=PROFILE, dst_path=str(staging)
+        )
 
 
 def export_version(
@@ -102,6 +119,7 @@ def export_version(
         tag_json(version, "policy"),
         provenance_for(name, version),
         contract,
+        run_id=version.run_id,
     )
 
 

@@ -1,0 +1,148 @@
+"""Online monitoring in the service: drift against the champion's profile, live quality.
+
+The service's figures must be the library's figures: the same rows through `GET /drift` and
+through `loanrisk.monitoring.drift.compare` give the same PSI, and live quality equals
+scikit-learn's on the same (score, outcome) pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from sklearn.metrics import roc_auc_score
+
+from loanrisk.monitoring.drift import compare
+from loanrisk.monitoring.profile import SCORE, read_profile
+from serving.app import create_app
+from tests.serving.conftest import Store
+from tests.serving.test_api import application, reference, settings
+
+
+@pytest.fixture()
+def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(settings(store, tmp_path, drift_window=800))) as test_client:
+        yield test_client
+
+
+def send(client: TestClient, frame: pd.DataFrame, **changes: Any) -> list[dict[str, Any]]:
+    """Score every row of ``frame`` in batches of 200; the predictions in order."""
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(frame), 200):
+        rows = [
+            application(frame, i, **changes) for i in range(start, min(start + 200, len(frame)))
+        ]
+        response = client.post("/predict", json={"applications": rows})
+        assert response.status_code == 200, response.text
+        out.extend(response.json()["predictions"])
+    return out
+
+
+def test_drift_endpoint_agrees_with_the_library_on_the_same_rows(
+    client: TestClient, store: Store, splits: dict[str, pd.DataFrame]
+) -> None:
+    rows = splits["test"].head(600)
+    send(client, rows)
+    body = client.get("/drift").json()
+    profile = read_profile(store.champion)
+    expected = compare(profile, rows, scores=reference(store, rows))
+    assert body["rows"] == 600 and body["window"] == {"size": 800, "filled": 600}
+    for name, figures in expected.features.items():
+        assert body["features"][name]["psi"] == pytest.approx(figures.psi, abs=1e-12)
+        assert body["features"][name]["js"] == pytest.approx(figures.js, abs=1e-12)
+    assert body["score"]["psi"] == pytest.approx(expected.score.psi, abs=1e-9)  # type: ignore[union-attr]
+    assert body["drifted_features"] == [] and body["drift"] is False
+
+
+def test_drifted_traffic_is_flagged_and_named(
+    client: TestClient, splits: dict[str, pd.DataFrame]
+) -> None:
+    rows = splits["test"].head(600).copy()
+    rows["credit_utilization"] = np.minimum(rows["credit_utilization"] + 0.3, 1.0)
+    send(client, rows)
+    body = client.get("/drift").json()
+    assert "credit_utilization" in body["drifted_features"]
+    assert body["features"]["credit_utilization"]["psi"] > 0.5
+    assert body["score_drift"] is True
+    assert body["features"]["income"]["drifted"] is False
+
+
+def test_the_window_is_bounded(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    app = create_app(settings(store, tmp_path, drift_window=100))
+    with TestClient(app) as client:
+        send(client, splits["test"].head(400))
+        body = client.get("/drift").json()
+    assert body["window"] == {"size": 100, "filled": 100} and body["rows"] == 100
+    assert body["enough_rows"] is False and body["drift"] is False  # 100 < min_rows
+
+
+def test_bin_counters_and_reference_shares_are_exported(
+    client: TestClient, store: Store, splits: dict[str, pd.DataFrame]
+) -> None:
+    send(client, splits["test"].head(250))
+    text = client.get("/metrics").text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    counted: dict[str, float] = {}
+    for sample in families["loanrisk_drift_bin"].samples:
+        if sample.name.endswith("_total"):
+            feature = sample.labels["feature"]
+            counted[feature] = counted.get(feature, 0.0) + sample.value
+    profile = read_profile(store.champion)
+    assert set(counted) == set(profile.names)
+    assert all(value == 250 for value in counted.values())
+    shares: dict[str, float] = {}
+    for sample in families["loanrisk_drift_reference_share"].samples:
+        shares[sample.labels["feature"]] = shares.get(sample.labels["feature"], 0) + sample.value
+    assert shares[SCORE] == pytest.approx(1.0) and shares["income"] == pytest.approx(1.0)
+
+
+def test_feedback_joins_predictions_into_live_quality(
+    client: TestClient, splits: dict[str, pd.DataFrame]
+) -> None:
+    rows = splits["test"].head(400)
+    predictions = send(client, rows)
+    outcomes = rows["defaulted"].astype(int).tolist()
+    for prediction, outcome in zip(predictions, outcomes, strict=True):
+        answer = client.post("/feedback", json={"id": prediction["id"], "outcome": outcome})
+        assert answer.json()["joined"] is True
+    stranger = client.post("/feedback", json={"id": "A209901-000001", "outcome": 0})
+    assert stranger.json()["joined"] is False
+    body = client.get("/quality").json()
+    p = np.array([x["probability"] for x in predictions])
+    assert body["outcomes"] == 400
+    assert body["roc_auc"] == pytest.approx(roc_auc_score(outcomes, p), abs=1e-12)
+    assert body["positive_rate"] == pytest.approx(np.mean(outcomes))
+    approved = pd.Series([x["decision"] == "approve" for x in predictions])
+    expected = approved.groupby(rows["sex"].to_numpy()).mean()
+    assert body["approval_rate"]["sex"] == pytest.approx(expected.to_dict())
+    assert set(body["approval_rate"]["age_band"]) <= {"18-24", "25-34", "35-49", "50-64", "65+"}
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    (auc,) = families["loanrisk_live_roc_auc"].samples
+    assert auc.value == pytest.approx(body["roc_auc"])
+
+
+def test_a_model_without_a_profile_serves_but_says_why_it_is_not_monitored(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    bundle = tmp_path / "old-bundle"
+    import json
+    import shutil
+
+    shutil.copytree(store.champion, bundle)
+    (bundle / "profile.json").unlink()
+    provenance = json.loads((bundle / "provenance.json").read_text())
+    del provenance["files_sha256"]["profile.json"]
+    (bundle / "provenance.json").write_text(json.dumps(provenance))
+    with TestClient(create_app(settings(store, tmp_path, model_uri=str(bundle)))) as client:
+        assert client.post("/predict", json=application(splits["test"], 0)).status_code == 200
+        answer = client.get("/drift")
+    assert answer.status_code == 404
+    assert "no reference profile" in answer.json()["detail"]
