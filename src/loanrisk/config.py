@@ -140,7 +140,7 @@ class MonitorConfig(_Frozen):
     ks_threshold: float = Field(default=0.1, gt=0, le=1)
     missing_threshold: float = Field(default=0.05, gt=0, le=1)
     score_psi_threshold: float = Field(default=0.1, gt=0)
-    dataset_drift_share: float = Field(default=0.3, gt=0, le=1)
+    dataset_drift_share: float = Field(default=0.1, gt=0, le=1)
     max_roc_auc_drop: float = Field(default=0.03, ge=0, le=1)
     quality_window_months: int = Field(default=3, ge=1)
     retrain_months: int = Field(default=12, ge=2)

@@ -45,7 +45,7 @@ class Thresholds:
     ks: float = 0.1
     missing: float = 0.05
     score_psi: float = 0.1
-    dataset_share: float = 0.3
+    dataset_share: float = 0.1
     min_rows: int = 500
     pseudo_count: float = 0.5
 
