@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve
+.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ setup: $(STAMP) ## Create .venv and install the locked dependencies (a no-op whe
 
 repro: setup ## Run the whole DVC pipeline on the embedded defaults (data, training, evaluation, gate)
 	$(BIN)/dvc repro
+
+retrain: setup ## Retrain on the recent matured window when the monitor recommends it (FORCE=1: anyway)
+	$(BIN)/python pipelines/retrain.py $(if $(FORCE),--force,)
 
 test: setup ## Run the test suite (includes an end-to-end pipeline run at the small size)
 	$(TEST_ENV) $(BIN)/pytest -n 2 --dist loadfile -q

@@ -1,0 +1,67 @@
+"""`make retrain`: the pipeline again, on the recent window whose outcomes have matured.
+
+Reads the monitor's decision (``reports/monitoring/drift.json``); unless it recommends
+retraining (or ``--force``), stops there. Otherwise writes the recent months of the window
+to ``data/monitoring/retrain.parquet``, points params.yaml at them (data source, snapshot
+date, split dates; see :mod:`loanrisk.monitoring.retrain`) and runs `dvc repro`: the same
+training, evaluation and gate. The champion changes only if the gate passes, and the gate
+compares champion and challenger on the same recent rows. Commit params.yaml and dvc.lock
+afterwards: a retrain is a release.
+"""
+
+import _installed  # noqa: F401 - first: says how to install the project if it is missing
+
+# isort: split
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from loanrisk import stage
+from loanrisk.errors import LoanriskError
+from loanrisk.monitoring.retrain import plan, recent_only, set_params
+from loanrisk.project import load_project
+
+DRIFT = "reports/monitoring/drift.json"
+WINDOW = "data/monitoring/window.parquet"
+RECENT = "data/monitoring/retrain.parquet"
+PARAMS = Path("params.yaml")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--force", action="store_true", help="retrain without a recommendation")
+    args = parser.parse_args()
+    project = load_project()
+    if not Path(DRIFT).is_file():
+        raise LoanriskError(f"{DRIFT} not found: run `make repro` first (the monitor stage)")
+    monitoring = stage.read_json(DRIFT)
+    decision = monitoring["decision"]
+    if not (decision["retrain"] or args.force):
+        print("retrain: the monitor does not recommend retraining (--force to retrain anyway)")
+        return
+    for reason in decision["reasons"]:
+        print(f"retrain: because {reason}")
+    cfg = project.params.monitor
+    chosen = plan(monitoring, RECENT, cfg.retrain_months, cfg.quality_window_months)
+    timestamp = project.dataset.timestamp
+    if timestamp is None:
+        raise LoanriskError("retraining on a window needs a timestamp in the dataset declaration")
+    window = pd.read_parquet(WINDOW)
+    stage.write_parquet(RECENT, recent_only(window, timestamp.column, chosen.train_from))
+    PARAMS.write_text(set_params(PARAMS.read_text(), chosen.params()))
+    print(
+        f"retrain: months {chosen.months[0]}..{chosen.months[-1]}: train from "
+        f"{chosen.train_from}, validation from {chosen.valid_from}, test from {chosen.test_from}"
+    )
+    done = subprocess.run([sys.executable, "-m", "dvc", "repro"], check=False)
+    if done.returncode != 0:
+        raise LoanriskError("retrain: `dvc repro` failed (see above)")
+    print("retrain: done; review and commit params.yaml and dvc.lock (a retrain is a release)")
+
+
+if __name__ == "__main__":
+    stage.run(main)
