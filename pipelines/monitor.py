@@ -43,9 +43,24 @@ REPORT = "reports/monitoring/report.html"
 WINDOW = "data/monitoring/window.parquet"
 
 
+def skip(why: str, columns: list[str]) -> None:
+    """No production traffic to judge: say why in every output (DVC expects all three)."""
+    stage.write_json(DRIFT, {"skipped": why})
+    stage.write_text(REPORT, f"<!doctype html><title>Monitoring</title><p>{why}</p>\n")
+    stage.write_parquet(WINDOW, pd.DataFrame(columns=columns))
+    print(f"monitor: skipped: {why}")
+
+
 def main() -> None:
     project = load_project()
     params, dataset = project.params, project.dataset
+    if params.monitor.source == "generator" and params.data.source != "generator":
+        skip(
+            "the generator replays production only for its own data; set monitor.source to "
+            "the service's capture directory (captures) to monitor this dataset",
+            list(dataset.all_columns),
+        )
+        return
     model = tracking.load_model(MODEL)
     profile = read_profile(MODEL)
     evaluated = stage.read_json("reports/metrics.json")["candidate"]
