@@ -528,7 +528,6 @@ def run(args: argparse.Namespace) -> int:
             python = evidently_python()
         except UnavailableError as exc:
             problems.append(f"Evidently not measured: {exc}")
-            print(f"error: {problems[-1]}", file=sys.stderr)
     env = environment()
     rows: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
@@ -600,7 +599,6 @@ def measure(
                 runs[name].append(run_worker(command, env=env))
             except UnavailableError as exc:
                 problems.append(f"{name} at {size:,} rows: {exc}")
-                print(f"error: {problems[-1]}", file=sys.stderr)
                 if name == "ours":
                     return None
     row: dict[str, Any] = {"size": size}
