@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain
+.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -73,3 +73,6 @@ serve: setup ## Serve the champion at http://$(HOST):$(PORT) (MODEL_URI, WORKERS
 
 bench-serve: setup ## Serving latency and throughput vs mlflow models serve (needs wrk: apt-get install -y wrk)
 	$(BIN)/python benchmarks/serve.py
+
+bench-drift: setup ## Drift engine vs Evidently (own venv, needs the package index) and online monitoring cost
+	$(BIN)/python benchmarks/drift.py
