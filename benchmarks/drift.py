@@ -49,7 +49,8 @@ monitoring in the service.
 
 Prints Markdown tables and writes benchmarks/results/drift.json (results/ is gitignored).
 Exit status 1, after our own figures, when a measurement failed (Evidently could not be
-installed, a worker failed); ``--skip-evidently`` measures ours alone.
+installed, a worker failed), when our PSI on Evidently's bins does not match Evidently's, or
+when benchmarks/serve_monitor.py failed; ``--skip-evidently`` measures ours alone.
 """
 
 from __future__ import annotations
@@ -494,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each engine per size; the median is shown"
     )
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON results")
     parser.add_argument("--worker", choices=("ours", "evidently"), help=argparse.SUPPRESS)
     parser.add_argument("--files", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--numeric", default="", help=argparse.SUPPRESS)

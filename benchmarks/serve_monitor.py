@@ -412,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="HTTP rounds (order swapped)")
     parser.add_argument("--skip-http", action="store_true", help="in process only")
     parser.add_argument("--bundle", type=Path, default=Path(BUNDLE))
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON results")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))  # `serving` is imported from the working tree
