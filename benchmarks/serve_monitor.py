@@ -1,7 +1,7 @@
 """The per-request cost of online drift monitoring in the service, measured in one run.
 
-Usage: .venv/bin/python benchmarks/serve_monitor.py [--calls 200000] [--duration 8]
-[--warmup 2] [--rounds 3] [--skip-http] [--bundle models/champion]
+Usage: .venv/bin/python benchmarks/serve_monitor.py [--calls 200000] [--requests 5000]
+[--duration 8] [--warmup 2] [--rounds 3] [--skip-http] [--bundle models/champion]
 (part of `make bench-drift`). The HTTP part needs `wrk` on PATH (Debian: `apt-get install -y
 wrk`) and a champion bundle with a reference profile (after `make repro`).
 
@@ -18,7 +18,12 @@ wrk`) and a champion bundle with a reference profile (after `make repro`).
    - off the request path, for scale: ``flush()`` (the Prometheus counters brought up to
      date, every second in the service) after 5,000 applications, and ``drift()`` (what
      ``GET /drift`` computes) over a full window.
-2. Over HTTP, with benchmarks/serve.py's machinery (wrk, a Lua script that checks every
+2. The whole app in process, with benchmarks/profile_serve.py's driver (``POST /predict``
+   called as uvicorn calls the ASGI app, no socket, no load generator sharing the CPUs):
+   instrumentation as deployed (metrics, request log, prediction capture, to a temporary
+   directory) with monitoring on and off, ``--requests`` requests each after a warm-up, the
+   order swapped each round: the p50 difference is what monitoring adds to a request.
+3. Over HTTP, with benchmarks/serve.py's machinery (wrk, a Lua script that checks every
    response is 2xx, the servers started and always stopped here): our service as deployed
    (metrics, request log, prediction capture to a temporary directory) with
    ``LOANRISK_MONITOR=true`` and ``false``, at concurrency 1 and 16, ``--duration`` seconds
@@ -79,7 +84,8 @@ def applications(dataset: Any, n: int) -> list[dict[str, Any]]:
     frame = generate_month(SEED, pd.Timestamp(2023, 1, 1), n, "recession")
     columns = [dataset.id.column, *dataset.feature_names, *dataset.protected]
     return [
-        {k: _plain(v) for k, v in record.items()} for record in frame[columns].to_dict("records")
+        {str(k): _plain(v) for k, v in record.items()}
+        for record in frame[columns].to_dict("records")
     ]
 
 
@@ -216,13 +222,74 @@ def in_process_table(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-# -- over HTTP ----------------------------------------------------------------------------------
+# -- the whole app in process -------------------------------------------------------------------
 
 
-def _serve_module() -> ModuleType:
-    """benchmarks/serve.py, whose wrk and server machinery is reused."""
+def _benchmark_module(name: str) -> ModuleType:
+    """A sibling script (benchmarks/serve.py, benchmarks/profile_serve.py), for its machinery."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    return importlib.import_module("serve")
+    return importlib.import_module(name)
+
+
+def whole_app(bundle: Path, args: argparse.Namespace, scratch: Path) -> list[dict[str, Any]]:
+    import asyncio
+
+    from loanrisk.project import load_project
+
+    driver = _benchmark_module("profile_serve")
+    vars(driver)["BUNDLE"] = str(bundle)  # its measure() serves this bundle
+    dataset = load_project().dataset
+    frame = pd.DataFrame(applications(dataset, driver.BODIES))
+    bodies = driver.payloads(frame, dataset.feature_names)
+    points = []
+    for round_ in range(args.rounds):
+        for monitored in (True, False) if round_ % 2 == 0 else (False, True):
+            where = scratch / f"app-{round_}-{'on' if monitored else 'off'}"
+            where.mkdir(parents=True)
+            # The request log goes to stdout: here, to a file.
+            with (where / "stdout.log").open("w") as log, contextlib.redirect_stdout(log):
+                seconds, _ = asyncio.run(
+                    driver.measure({"monitor": monitored}, bodies, args.requests, where, False)
+                )
+            us = np.asarray(seconds) * 1e6
+            point = {
+                "round": round_ + 1,
+                "monitor": monitored,
+                "requests": int(us.size),
+                "p50_us": float(np.median(us)),
+                "p99_us": float(np.percentile(us, 99)),
+                "mean_us": float(us.mean()),
+            }
+            print(
+                f"  round {round_ + 1}, monitor {'on' if monitored else 'off'}: "
+                f"p50 {point['p50_us']:.0f} µs",
+                file=sys.stderr,
+                flush=True,
+            )
+            points.append(point)
+    return points
+
+
+def whole_app_table(points: Sequence[Mapping[str, Any]]) -> str:
+    lines = [
+        "| round | monitoring | requests | p50 µs | p99 µs | mean µs |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for p in points:
+        lines.append(
+            f"| {p['round']} | {'on' if p['monitor'] else 'off'} | {p['requests']:,} "
+            f"| {p['p50_us']:.0f} | {p['p99_us']:.0f} | {p['mean_us']:.0f} |"
+        )
+    on = statistics.median(p["p50_us"] for p in points if p["monitor"])
+    off = statistics.median(p["p50_us"] for p in points if not p["monitor"])
+    lines.append(
+        f"\np50, median of rounds: {on:.0f} µs with monitoring, {off:.0f} µs without: "
+        f"{on - off:+.0f} µs ({on / off - 1:+.0%})."
+    )
+    return "\n".join(lines)
+
+
+# -- over HTTP ----------------------------------------------------------------------------------
 
 
 def _get(url: str) -> int:
@@ -234,7 +301,7 @@ def _get(url: str) -> int:
 
 
 def over_http(bundle: Path, args: argparse.Namespace, scratch: Path) -> list[dict[str, Any]]:
-    serve = _serve_module()
+    serve = _benchmark_module("serve")
     from loanrisk.project import load_project
 
     dataset = load_project().dataset
@@ -318,8 +385,10 @@ def http_tables(points: Sequence[Mapping[str, Any]]) -> str:
     for load in dict.fromkeys(p["load"] for p in points):
 
         def median(key: str, monitored: bool, load: str = load) -> float:
-            return statistics.median(
-                p[key] for p in points if p["load"] == load and p["monitor"] is monitored
+            return float(
+                statistics.median(
+                    p[key] for p in points if p["load"] == load and p["monitor"] is monitored
+                )
             )
 
         on, off = median("p50_ms", True), median("p50_ms", False)
@@ -335,12 +404,15 @@ def http_tables(points: Sequence[Mapping[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--calls", type=int, default=200_000, help="timed calls in process")
+    parser.add_argument(
+        "--requests", type=int, default=5_000, help="requests per round, the app in process"
+    )
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per wrk point")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of discarded load")
     parser.add_argument("--rounds", type=int, default=3, help="HTTP rounds (order swapped)")
     parser.add_argument("--skip-http", action="store_true", help="in process only")
     parser.add_argument("--bundle", type=Path, default=Path(BUNDLE))
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON results")
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))  # `serving` is imported from the working tree
@@ -353,6 +425,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     status = 0
     why_not = None
+    if (bundle / "profile.json").is_file():
+        print("the whole app in process ...", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory(prefix="bench-monitor-") as scratch:
+            result["whole_app"] = whole_app(bundle, args, Path(scratch))
+        print("\nThe whole app in process (POST /predict through the ASGI app, no socket):\n")
+        print(whole_app_table(result["whole_app"]))
     if args.skip_http:
         why_not = "skipped (--skip-http)"
     elif shutil.which("wrk") is None:
