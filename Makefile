@@ -59,7 +59,7 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs the package ind
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
 clean: ## Remove the venv, caches and local MLflow store (DVC cache and data stay)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mlflow.db mlartifacts
+	rm -rf $(VENV) benchmarks/.venv-evidently .pytest_cache .mypy_cache .ruff_cache mlflow.db mlartifacts
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -74,5 +74,5 @@ serve: setup ## Serve the champion at http://$(HOST):$(PORT) (MODEL_URI, WORKERS
 bench-serve: setup ## Serving latency and throughput vs mlflow models serve (needs wrk: apt-get install -y wrk)
 	$(BIN)/python benchmarks/serve.py
 
-bench-drift: setup ## Drift engine vs Evidently (own venv, needs the package index) and online monitoring cost
+bench-drift: setup ## Drift engine vs Evidently at 10k/100k/1M rows (Evidently's own venv, from the package index) and online monitoring's per-request cost (needs wrk)
 	$(BIN)/python benchmarks/drift.py
