@@ -13,6 +13,7 @@ import base64
 import copy
 import json
 import math
+import os
 import re
 import runpy
 import subprocess
@@ -529,6 +530,10 @@ def test_the_stage_says_in_one_line_which_report_is_missing(
     (root / sources.VERDICT).unlink()
     monkeypatch.chdir(root)
     monkeypatch.syspath_prepend(str(ROOT / "pipelines"))
+    # The stage's first import pins OPENBLAS_CORETYPE in os.environ; undone after the test,
+    # or every process this worker starts later (another test's child fitting a model to
+    # compare bytes with this one's) would run other BLAS kernels than this process does.
+    monkeypatch.setenv("OPENBLAS_CORETYPE", os.environ.get("OPENBLAS_CORETYPE", "Haswell"))
     with pytest.raises(SystemExit) as exited:
         runpy.run_path(str(ROOT / "pipelines/document.py"), run_name="__main__")
     assert exited.value.code == 1
