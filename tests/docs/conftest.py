@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from mlflow import MlflowClient
 
 from loanrisk import stage
 from loanrisk.config import Params
@@ -195,3 +197,35 @@ def copy_workspace(workspace: Workspace, destination: Path) -> Path:
     """The workspace's files in ``destination``, for a test that runs the stage there."""
     shutil.copytree(workspace.root, destination)
     return destination
+
+
+@dataclass(frozen=True)
+class Store:
+    """A SQLite MLflow store of its own, holding the run the train stage would have logged for
+    the workspace's candidate (tagged with the model's name and the verdict's fingerprint)."""
+
+    uri: str
+    run_id: str
+
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.uri)
+
+    def env(self) -> dict[str, str]:
+        """The environment a stage run against this store gets: this store and no other."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        return {**env, "MLFLOW_TRACKING_URI": self.uri, "MLFLOW_DISABLE_TELEMETRY": "true"}
+
+
+def candidate_store(root: Path, workspace: Workspace) -> Store:
+    """A store in ``root`` with one finished run of the workspace's candidate."""
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment(
+        workspace.project.experiment, artifact_location=(root / "mlartifacts").as_uri()
+    )
+    fingerprint = workspace.read(sources.VERDICT)["fingerprint"]
+    run = client.create_run(
+        experiment, tags={"model": sources.CANDIDATE, "fingerprint": fingerprint}
+    )
+    client.set_terminated(run.info.run_id)
+    return Store(uri, run.info.run_id)

@@ -13,10 +13,12 @@ import base64
 import copy
 import json
 import math
+import os
 import re
 import runpy
 import subprocess
 import sys
+from dataclasses import dataclass
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -37,7 +39,8 @@ from loanrisk.docs.datasheet import datasheet
 from loanrisk.docs.document import Document, slug, to_markdown
 from loanrisk.docs.html import to_html
 from loanrisk.docs.ledger import DERIVED, MARK_CLOSE, MARK_OPEN, Fact
-from tests.docs.conftest import ROOT, Workspace, copy_workspace
+from loanrisk.docs.problem import problem_page
+from tests.docs.conftest import ROOT, Store, Workspace, candidate_store, copy_workspace
 
 MITCHELL = (
     "Model details",
@@ -437,29 +440,84 @@ def test_rendering_twice_gives_the_same_bytes(workspace: Workspace) -> None:
         assert to_html(first[name]) == to_html(second[name])
 
 
-def test_the_stage_writes_the_same_bytes_in_another_process(
-    loans_workspace: Workspace, tmp_path: Path
-) -> None:
-    root = copy_workspace(loans_workspace, tmp_path / "project")
-    done = subprocess.run(
+@dataclass(frozen=True)
+class Staged:
+    """The stage run once in a copy of the loans workspace, against a store of its own."""
+
+    root: Path
+    store: Store
+    done: subprocess.CompletedProcess[str]
+
+
+def run_stage(root: Path, store: Store) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, str(ROOT / "pipelines/document.py")],
         cwd=root,
+        env=store.env(),
         capture_output=True,
         text=True,
         check=False,
+        timeout=300,
     )
-    assert done.returncode == 0, done.stderr
-    name = loans_workspace.project.registered_model
-    dataset = loans_workspace.project.dataset.name
-    rendered = documents(loans_workspace)
-    expected = {
-        sources.card_path(name, "md"): to_markdown(rendered["card"]),
-        sources.card_path(name, "html"): to_html(rendered["card"]),
-        sources.datasheet_path(dataset, "md"): to_markdown(rendered["datasheet"]),
-        sources.datasheet_path(dataset, "html"): to_html(rendered["datasheet"]),
+
+
+@pytest.fixture(scope="module")
+def staged(loans_workspace: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Staged:
+    root = copy_workspace(loans_workspace, tmp_path_factory.mktemp("staged") / "project")
+    store = candidate_store(root.parent, loans_workspace)
+    return Staged(root, store, run_stage(root, store))
+
+
+def stage_outputs(ws: Workspace) -> dict[str, str]:
+    """What the stage must write, rendered here in this process."""
+    name, dataset = ws.project.registered_model, ws.project.dataset.name
+    rendered = documents(ws)
+    return {
+        str(sources.card_path(name, "md")): to_markdown(rendered["card"]),
+        str(sources.card_path(name, "html")): to_html(rendered["card"]),
+        str(sources.datasheet_path(dataset, "md")): to_markdown(rendered["datasheet"]),
+        str(sources.datasheet_path(dataset, "html")): to_html(rendered["datasheet"]),
+        sources.PROBLEM: to_markdown(problem_page(ws.project)),
     }
-    for path, text in expected.items():
-        assert (root / path).read_text() == text, path
+
+
+def test_the_stage_writes_the_same_bytes_in_another_process(
+    loans_workspace: Workspace, staged: Staged
+) -> None:
+    assert staged.done.returncode == 0, staged.done.stderr
+    for path, text in stage_outputs(loans_workspace).items():
+        assert (staged.root / path).read_text() == text, path
+
+
+def test_the_stage_logs_the_card_and_the_datasheet_to_the_candidates_run(
+    loans_workspace: Workspace, staged: Staged, tmp_path: Path
+) -> None:
+    assert staged.done.returncode == 0, staged.done.stderr
+    client = staged.store.client()
+    logged = {
+        item.path
+        for folder in (sources.MODEL_CARDS, sources.DATASHEETS)
+        for item in client.list_artifacts(staged.store.run_id, folder)
+    }
+    documents_ = {p for p in stage_outputs(loans_workspace) if p != sources.PROBLEM}
+    assert logged == documents_
+    for path in sorted(logged):
+        local = client.download_artifacts(staged.store.run_id, path, str(tmp_path))
+        assert Path(local).read_bytes() == (staged.root / path).read_bytes(), path
+    assert staged.store.run_id in staged.done.stdout
+
+
+def test_the_stage_says_in_one_line_when_no_run_holds_the_candidate(
+    loans_workspace: Workspace, staged: Staged, tmp_path: Path
+) -> None:
+    root = copy_workspace(loans_workspace, tmp_path / "project")
+    verdict = json.loads((root / sources.VERDICT).read_text())
+    verdict["fingerprint"] = "0" * 64  # a candidate the store never saw
+    (root / sources.VERDICT).write_text(json.dumps(verdict))
+    done = run_stage(root, staged.store)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "no run holds the candidate" in done.stderr and "dvc repro" in done.stderr
 
 
 def test_the_stage_says_in_one_line_which_report_is_missing(
@@ -472,6 +530,10 @@ def test_the_stage_says_in_one_line_which_report_is_missing(
     (root / sources.VERDICT).unlink()
     monkeypatch.chdir(root)
     monkeypatch.syspath_prepend(str(ROOT / "pipelines"))
+    # The stage's first import pins OPENBLAS_CORETYPE in os.environ; undone after the test,
+    # or every process this worker starts later (another test's child fitting a model to
+    # compare bytes with this one's) would run other BLAS kernels than this process does.
+    monkeypatch.setenv("OPENBLAS_CORETYPE", os.environ.get("OPENBLAS_CORETYPE", "Haswell"))
     with pytest.raises(SystemExit) as exited:
         runpy.run_path(str(ROOT / "pipelines/document.py"), run_name="__main__")
     assert exited.value.code == 1

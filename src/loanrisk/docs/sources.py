@@ -50,6 +50,8 @@ REPORTS: tuple[str, ...] = (
 
 MODEL_CARDS = "model_cards"
 DATASHEETS = "datasheets"
+PROBLEM = "docs/problem.md"
+"""The problem framing, rendered from the params and the declaration alone."""
 
 
 def card_path(registered_model: str, suffix: str) -> PurePosixPath:
