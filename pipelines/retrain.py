@@ -57,7 +57,12 @@ def main() -> None:
         f"retrain: months {chosen.months[0]}..{chosen.months[-1]}: train from "
         f"{chosen.train_from}, validation from {chosen.valid_from}, test from {chosen.test_from}"
     )
-    done = subprocess.run([sys.executable, "-m", "dvc", "repro"], check=False)
+    # ingest is forced: DVC does not track the source file, and its run cache would restore
+    # the raw data of an earlier retrain with the same params.
+    dvc = [sys.executable, "-m", "dvc", "repro"]
+    done = subprocess.run([*dvc, "--force", "--single-item", "ingest"], check=False)
+    if done.returncode == 0:
+        done = subprocess.run(dvc, check=False)
     if done.returncode != 0:
         raise LoanriskError("retrain: `dvc repro` failed (see above)")
     print("retrain: done; review and commit params.yaml and dvc.lock (a retrain is a release)")
