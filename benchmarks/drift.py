@@ -175,7 +175,7 @@ def worker_ours(reference_file: str, current_file: str) -> None:
         import numpy as np
         import pandas as pd
 
-        from loanrisk.monitoring.drift import Thresholds, compare
+        from loanrisk.monitoring.drift import compare
         from loanrisk.monitoring.profile import build_profile
         from loanrisk.project import load_project
 
@@ -190,11 +190,11 @@ def worker_ours(reference_file: str, current_file: str) -> None:
     with meter.timed("profile"):
         profile = build_profile(reference, dataset, scores)
     with meter.timed("compare"):
-        report = compare(profile, current, Thresholds(), reference=reference)
+        report = compare(profile, current, reference=reference)
     figures = meter.done()
     figures["drift_s"] = figures["profile_s"] + figures["compare_s"]
     with meter.timed("compare_without_ks"):  # after the peak is read: not in the memory figure
-        compare(profile, current, Thresholds())
+        compare(profile, current)
     figures["drifted"] = list(report.drifted_features)
     figures["columns"] = len(report.features)
     figures["psi"] = {name: f.psi for name, f in report.features.items()}
@@ -214,7 +214,7 @@ def _psi_on_evidently_bins(reference: Any, current: Any, numeric: bool) -> dict[
     import numpy as np
     import pandas as pd
 
-    from loanrisk.monitoring.drift import Thresholds, divergences
+    from loanrisk.monitoring.drift import DEFAULTS, divergences
 
     if numeric and reference.nunique() > 20:
         both = np.concatenate([reference.to_numpy(float), current.to_numpy(float)])
@@ -231,7 +231,7 @@ def _psi_on_evidently_bins(reference: Any, current: Any, numeric: bool) -> dict[
         r[None, :].astype(float),
         c[None, :].astype(float),
         np.array([len(r)]),
-        Thresholds().pseudo_count,
+        DEFAULTS.pseudo_count,
     )
     return {"psi": float(psi[0]), "bins": bins}
 

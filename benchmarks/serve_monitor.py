@@ -125,7 +125,7 @@ def _summary(name: str, ns: np.ndarray) -> dict[str, Any]:
 
 
 def in_process(bundle: Path, calls: int) -> dict[str, Any]:
-    from loanrisk.monitoring.drift import Thresholds
+    from loanrisk.monitoring.drift import DEFAULTS
     from loanrisk.monitoring.profile import SCORE
     from loanrisk.project import load_project
     from serving.monitor import OnlineMonitor
@@ -140,7 +140,7 @@ def in_process(bundle: Path, calls: int) -> dict[str, Any]:
     ids = [f"{apps[i % len(apps)][id_column]}-{i}" for i in range(WARMUP_CALLS + calls)]
 
     def fresh() -> Any:
-        return OnlineMonitor(profile, dataset, Thresholds(), window=WINDOW, export=True)
+        return OnlineMonitor(profile, dataset, DEFAULTS, window=WINDOW, export=True)
 
     monitor = fresh()
 

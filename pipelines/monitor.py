@@ -10,7 +10,7 @@ outcomes have matured. Then one decision, retrain or not, with its reasons.
 Writes ``reports/monitoring/drift.json`` and ``reports/monitoring/report.html`` (one
 self-contained page), and, for a replay, ``data/monitoring/window.parquet``: the window as
 ingest would see it on the monitoring date (contract-valid rows, outcomes younger than the
-label horizon hidden), which is what `make retrain` trains on.
+label horizon unknown), which is what `make retrain` trains on.
 """
 
 import _installed  # noqa: F401 - first: says how to install the project if it is missing
@@ -30,7 +30,6 @@ from loanrisk.monitoring.report import render
 from loanrisk.monitoring.window import (
     MONTH_COLUMN,
     from_captures,
-    hidden_immature,
     monitoring_as_of,
     replay,
 )
@@ -76,7 +75,7 @@ def main() -> None:
     contract = build_contract(dataset)
     replayed = params.monitor.source == "generator"
     if replayed:
-        frame = replay(params)
+        frame = replay(params, dataset.label.horizon_months or 0)
         result = assess(
             frame,
             lambda rows: score(model, rows, dataset),
@@ -108,7 +107,7 @@ def main() -> None:
     stage.write_text(REPORT, render(result, profile, dataset))
     if replayed:
         valid = validate_batch(frame.drop(columns=[MONTH_COLUMN]), contract).valid
-        stage.write_parquet(WINDOW, hidden_immature(valid, dataset, as_of))
+        stage.write_parquet(WINDOW, valid)
     decision = result["decision"]
     verdict_line = "retrain recommended" if decision["retrain"] else "no retraining needed"
     print(f"monitor: {len(result['months'])} months, {verdict_line}")

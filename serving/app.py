@@ -31,10 +31,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from loanrisk.config import load_params
+from loanrisk.config import MonitorConfig, load_params
 from loanrisk.data.declaration import Declaration, load_declaration
 from loanrisk.errors import ConfigError, LoanriskError
-from loanrisk.monitoring.drift import Thresholds
+from loanrisk.monitoring.drift import DEFAULTS
 from loanrisk.project import load_project
 from loanrisk.stage import one_line
 from serving import metrics, protocols
@@ -83,7 +83,7 @@ class Service:
     capture: Capture
     executor: ThreadPoolExecutor
     request_log: RequestLog
-    thresholds: Thresholds = field(default_factory=Thresholds)
+    thresholds: MonitorConfig = DEFAULTS
     champion: ServedModel | None = None
     challenger: ServedModel | None = None
     monitor: OnlineMonitor | None = None
@@ -102,13 +102,13 @@ def dataset_for(settings: Settings) -> Declaration:
     return load_project(settings.params).dataset
 
 
-def thresholds_for(settings: Settings) -> Thresholds:
+def thresholds_for(settings: Settings) -> MonitorConfig:
     """Drift thresholds from params.yaml's ``monitor`` section; the defaults without one (a
     container that carries only the bundle and a declaration)."""
     try:
-        return Thresholds.from_config(load_params(settings.params).monitor)
+        return load_params(settings.params).monitor
     except ConfigError:
-        return Thresholds()
+        return DEFAULTS
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

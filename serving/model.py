@@ -144,7 +144,7 @@ def _from_registry(uri: str, dataset: Declaration) -> ServedModel:
     import mlflow
 
     from loanrisk.registry import registry
-    from loanrisk.registry.bundle import provenance_for
+    from loanrisk.registry.bundle import download_profile, provenance_for
 
     name, _, alias = uri.removeprefix("models:/").partition("@")
     if not alias:
@@ -161,14 +161,8 @@ def _from_registry(uri: str, dataset: Declaration) -> ServedModel:
         )
         _check_columns(Path(local), dataset, uri)
         estimator = tracking.load_model(local)
-        profile = None
-        listed = {a.path for a in mlflow.artifacts.list_artifacts(run_id=version.run_id)}
-        if PROFILE in listed:
-            profile = read_profile(
-                mlflow.artifacts.download_artifacts(
-                    run_id=version.run_id, artifact_path=PROFILE, dst_path=scratch
-                )
-            )
+        found = download_profile(version.run_id, scratch) if version.run_id else None
+        profile = read_profile(found) if found is not None else None
     return _served(
         estimator,
         policy,

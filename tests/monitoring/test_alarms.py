@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -54,7 +55,11 @@ def world(params: Params, splits: dict[str, pd.DataFrame], loans: Declaration) -
 
 
 def monitor(
-    world: dict[str, Any], params: Params, loans: Declaration, scenario: str
+    world: dict[str, Any],
+    params: Params,
+    loans: Declaration,
+    scenario: str,
+    scorer: Any = None,
 ) -> dict[str, Any]:
     """Twelve months from 2025-01, the scenario from 2025-07, outcomes known for the first
     half (monitoring date 2026-07-01)."""
@@ -64,14 +69,19 @@ def monitor(
                 update={"scenario": scenario, "scenario_start": dt.date(2025, 7, 1)}
             ),
             "monitor": params.monitor.model_copy(
-                update={"start": dt.date(2025, 1, 1), "months": 12, "rows_per_month": 1500}
+                update={
+                    "start": dt.date(2025, 1, 1),
+                    "months": 12,
+                    "rows_per_month": 1500,
+                    "as_of": dt.date(2026, 7, 1),
+                }
             ),
         }
     )
     profile: Profile = world["profile"]
     return assess(
-        replay(changed),
-        lambda rows: score(world["model"], rows, loans),
+        replay(changed, 12),
+        scorer or (lambda rows: score(world["model"], rows, loans)),
         world["policy"],
         profile,
         build_contract(loans),
@@ -88,6 +98,8 @@ def test_no_false_alarm_over_a_year_of_an_unchanged_world(
 ) -> None:
     result = monitor(world, params, loans, "none")
     assert [m["drift"]["drifted_features"] for m in result["months"]] == [[]] * 12
+    assert [m["outcomes_known"] for m in result["months"]] == [True] * 6 + [False] * 6
+    assert "roc_auc" in result["decision"]["recent_quality"]
     assert result["decision"]["retrain"] is False, result["decision"]["reasons"]
     assert result["decision"]["feed_problems"] == {}
 
@@ -120,3 +132,20 @@ def test_a_broken_feed_names_its_columns_and_is_not_a_reason_to_retrain(
     assert set(decision["feed_problems"]) == columns
     assert all(months[0] == "2025-07" for months in decision["feed_problems"].values())
     assert decision["retrain"] is False, decision["reasons"]
+
+
+def test_a_model_that_stopped_ranking_is_caught_by_live_quality(
+    world: dict[str, Any], params: Params, loans: Declaration
+) -> None:
+    """The quality check can fail: the same traffic scored by a broken model (the right
+    scores, shuffled: calibrated on average, ranking nothing) raises the ROC-AUC reason
+    while no feature drifts."""
+    rng = np.random.default_rng(0)
+
+    def shuffled(rows: pd.DataFrame) -> np.ndarray:
+        return rng.permutation(score(world["model"], rows, loans))
+
+    decision = monitor(world, params, loans, "none", scorer=shuffled)["decision"]
+    assert decision["retrain"] is True
+    assert any(r.startswith("ROC-AUC") for r in decision["reasons"]), decision["reasons"]
+    assert decision["drift_months"] == []

@@ -8,9 +8,10 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from loanrisk.config import MonitorConfig
 from loanrisk.data.declaration import Declaration
 from loanrisk.data.generator import generate_month
-from loanrisk.monitoring.drift import Thresholds, compare, ks_two_sample
+from loanrisk.monitoring.drift import compare, ks_two_sample
 from loanrisk.monitoring.profile import MISSING, SCORE, UNSEEN, Profile, build_profile, smoothed
 
 
@@ -110,7 +111,7 @@ def test_the_same_world_does_not_drift_and_a_shifted_one_does(
 def test_small_samples_get_figures_but_no_verdict(profile: Profile) -> None:
     broken = month(n=100)
     broken["income"] = broken["income"] / 1000
-    report = compare(profile, broken, Thresholds(min_rows=500))
+    report = compare(profile, broken, MonitorConfig(min_rows=500))
     assert report.features["income"].psi > 1 and not report.enough_rows
     assert report.drifted_features == () and not report.drift
 

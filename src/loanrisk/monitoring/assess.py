@@ -22,22 +22,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from sklearn.metrics import roc_auc_score
 
-from loanrisk.config import Params
+from loanrisk.config import MonitorConfig, Params
 from loanrisk.data.contract import maturity_cutoff
 from loanrisk.data.declaration import Declaration
 from loanrisk.data.validation import validate_batch
-from loanrisk.evaluation.metrics import expected_calibration_error
 from loanrisk.evaluation.policy import APPROVE, DecisionPolicy
-from loanrisk.monitoring.drift import DriftReport, Thresholds, compare
+from loanrisk.monitoring.drift import DriftReport, compare
 from loanrisk.monitoring.profile import SCORE, Profile, smoothed
+from loanrisk.monitoring.quality import protected_groups, quality
 from loanrisk.monitoring.window import MONTH_COLUMN, SCORE_COLUMN
 
 Scorer = Callable[[pd.DataFrame], np.ndarray]
-MIN_OUTCOMES = 200
-"""Fewer matured outcomes than this: no quality figures (a ROC-AUC of fifty rows swings by
-ten points)."""
 
 
 @dataclass(frozen=True)
@@ -53,28 +49,6 @@ class Baseline:
     roc_auc: float
     roc_auc_low: float
     ece: float
-
-
-def quality(
-    y: np.ndarray, p: np.ndarray, approved: np.ndarray, groups: pd.DataFrame
-) -> dict[str, Any]:
-    """ROC-AUC, calibration error, rates and approval by protected group of matured rows."""
-    out: dict[str, Any] = {"outcomes": len(y)}
-    if len(y) == 0:
-        return out
-    out["positive_rate"] = float(np.mean(y))
-    out["mean_score"] = float(np.mean(p))
-    if len(y) >= MIN_OUTCOMES and 0 < y.sum() < len(y):
-        out["roc_auc"] = float(roc_auc_score(y, p))
-        out["ece"] = expected_calibration_error(y, p)
-    out["approval_rate"] = {
-        column: {
-            str(k): float(v)
-            for k, v in pd.Series(approved).groupby(groups[column].to_numpy()).mean().items()
-        }
-        for column in groups.columns
-    }
-    return out
 
 
 def assess(
@@ -95,7 +69,7 @@ def assess(
     service's scores (captures). ``contract`` None: the rows were checked already (the
     service checks every request against the contract before scoring it).
     """
-    thresholds = Thresholds.from_config(params.monitor)
+    thresholds = params.monitor
     label = dataset.label.column
     matured_before = (
         maturity_cutoff(as_of, dataset.label.horizon_months or 0)
@@ -136,7 +110,7 @@ def assess(
             entry["outcomes_known"] = bool(known.any())
         if known.any():
             approved = policy.decide(scores[known]) == APPROVE
-            groups = dataset.with_groups(valid[known])[list(dataset.group_names)]
+            groups = protected_groups(valid[known], dataset)
             y = valid[label].to_numpy()[known].astype(int)
             entry["quality"] = quality(y, scores[known], approved, groups)
             matured_rows.append(pd.DataFrame({"month": str(month), "y": y, "p": scores[known]}))
@@ -144,7 +118,7 @@ def assess(
     decision = decide(months, matured_rows, params, baseline)
     return {
         "as_of": as_of.isoformat(),
-        "thresholds": thresholds.__dict__,
+        "thresholds": thresholds.model_dump(mode="json"),
         "baseline": baseline.__dict__,
         "months": months,
         "decision": decision,
@@ -152,7 +126,7 @@ def assess(
 
 
 def _score_entry(
-    scored: DriftReport, profile: Profile, scores: np.ndarray, thresholds: Thresholds
+    scored: DriftReport, profile: Profile, scores: np.ndarray, thresholds: MonitorConfig
 ) -> dict[str, Any]:
     """The score's drift figures and its smoothed shares per reference bin (for the plot)."""
     binned = profile.features[SCORE]
@@ -206,11 +180,8 @@ def decide(
         pooled = pd.concat(matured)
         window = sorted(pooled["month"].unique())[-params.monitor.quality_window_months :]
         last = pooled[pooled["month"].isin(window)]
-        y, p = last["y"].to_numpy(), last["p"].to_numpy()
-        recent = {"months": window, "outcomes": len(y)}
-        if len(y) >= MIN_OUTCOMES and 0 < y.sum() < len(y):
-            recent["roc_auc"] = float(roc_auc_score(y, p))
-            recent["ece"] = expected_calibration_error(y, p)
+        recent = {"months": window, **quality(last["y"].to_numpy(), last["p"].to_numpy())}
+        if "roc_auc" in recent:
             floor = baseline.roc_auc_low - params.monitor.max_roc_auc_drop
             if recent["roc_auc"] < floor:
                 reasons.append(

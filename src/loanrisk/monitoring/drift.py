@@ -35,32 +35,9 @@ from scipy import stats
 from loanrisk.config import MonitorConfig
 from loanrisk.monitoring.profile import SCORE, BinnedFeature, Profile, smoothed
 
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When a figure counts as drift (``monitor`` in params.yaml)."""
-
-    psi: float = 0.1
-    js: float = 0.1
-    ks: float = 0.1
-    missing: float = 0.05
-    score_psi: float = 0.1
-    dataset_share: float = 0.1
-    min_rows: int = 500
-    pseudo_count: float = 0.5
-
-    @classmethod
-    def from_config(cls, config: MonitorConfig) -> Thresholds:
-        return cls(
-            psi=config.psi_threshold,
-            js=config.js_threshold,
-            ks=config.ks_threshold,
-            missing=config.missing_threshold,
-            score_psi=config.score_psi_threshold,
-            dataset_share=config.dataset_drift_share,
-            min_rows=config.min_rows,
-            pseudo_count=config.pseudo_count,
-        )
+DEFAULTS = MonitorConfig()
+"""The thresholds when none are given: the defaults of params.yaml's ``monitor`` section (one
+definition, in :class:`loanrisk.config.MonitorConfig`)."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +158,7 @@ def ks_two_sample(reference: np.ndarray, current: np.ndarray) -> tuple[float, fl
 def compare(
     profile: Profile,
     current: pd.DataFrame | Mapping[str, Any],
-    thresholds: Thresholds = Thresholds(),
+    thresholds: MonitorConfig = DEFAULTS,
     reference: pd.DataFrame | None = None,
     scores: np.ndarray | None = None,
     current_counts: np.ndarray | None = None,
@@ -235,8 +212,10 @@ def compare(
         score=score,
         drifted_features=drifted,
         drifted_share=share,
-        dataset_drift=enough and share >= thresholds.dataset_share,
-        score_drift=bool(score is not None and enough and score.psi >= thresholds.score_psi),
+        dataset_drift=enough and share >= thresholds.dataset_drift_share,
+        score_drift=bool(
+            score is not None and enough and score.psi >= thresholds.score_psi_threshold
+        ),
         feed_problems=feed,
     )
 
@@ -247,7 +226,7 @@ def _judge(
     js: float,
     counts: np.ndarray,
     ks: tuple[float | None, float | None],
-    t: Thresholds,
+    t: MonitorConfig,
     enough: bool,
 ) -> FeatureDrift:
     total = counts.sum()
@@ -259,15 +238,15 @@ def _judge(
         unseen = float(counts[len(feature.categories)] / total) if total else 0.0
     reasons: list[str] = []
     if enough:
-        if psi >= (t.score_psi if feature.name == SCORE else t.psi):
+        if psi >= (t.score_psi_threshold if feature.name == SCORE else t.psi_threshold):
             reasons.append(f"PSI {psi:.3f}")
-        if feature.kind == "categorical" and js >= t.js:
+        if feature.kind == "categorical" and js >= t.js_threshold:
             reasons.append(f"Jensen-Shannon {js:.3f}")
-        if ks[0] is not None and not np.isnan(ks[0]) and ks[0] >= t.ks:
+        if ks[0] is not None and not np.isnan(ks[0]) and ks[0] >= t.ks_threshold:
             reasons.append(f"KS {ks[0]:.3f}")
-        if abs(missing_cur - missing_ref) >= t.missing:
+        if abs(missing_cur - missing_ref) >= t.missing_threshold:
             reasons.append(f"missing {missing_ref:.1%} -> {missing_cur:.1%}")
-        if unseen is not None and unseen >= t.missing:
+        if unseen is not None and unseen >= t.missing_threshold:
             reasons.append(f"unseen categories {unseen:.1%}")
     return FeatureDrift(
         name=feature.name,
@@ -290,4 +269,4 @@ def _floats(values: Any) -> np.ndarray:
     )
 
 
-__all__ = ["DriftReport", "FeatureDrift", "Thresholds", "compare", "smoothed"]
+__all__ = ["DEFAULTS", "DriftReport", "FeatureDrift", "compare", "smoothed"]

@@ -95,7 +95,7 @@ class BinnedFeature:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return self.missing_bin
         if self.kind == "categorical":
-            text = _text(value)
+            text = str(value)
             try:
                 return self.categories.index(text)
             except ValueError:
@@ -211,10 +211,6 @@ def _categorical(name: str, values: pd.Series, categories: tuple[str, ...]) -> B
 def _count(feature: BinnedFeature, values: Any) -> tuple[int, ...]:
     counts = np.bincount(feature.bin_of(values), minlength=feature.n_bins)
     return tuple(int(c) for c in counts)
-
-
-def _text(value: Any) -> str:
-    return str(value)
 
 
 def _number(x: float) -> str:

@@ -2,7 +2,7 @@
 
 Replay: the months ``monitor.start`` .. ``+ monitor.months`` drawn by the generator with
 ``data.scenario`` from ``data.scenario_start`` on, exactly as production would have sent
-them (every label is drawn; which ones are known is decided by the maturity date, not here).
+them, with the outcomes a snapshot on the monitoring date would know.
 
 Captures: what the service wrote under ``captures/`` (`serving/capture.py`): each prediction
 record holds the application, its score and decision; ``/feedback`` outcomes are joined by
@@ -18,7 +18,6 @@ from pathlib import Path
 import pandas as pd
 
 from loanrisk.config import Params
-from loanrisk.data.contract import maturity_cutoff
 from loanrisk.data.declaration import Declaration
 from loanrisk.errors import DataSourceError
 
@@ -37,17 +36,23 @@ def monitoring_as_of(params: Params) -> dt.date:
     return params.monitor.as_of or window_end(params)
 
 
-def replay(params: Params) -> pd.DataFrame:
-    """The generator's production months, with the scenario of ``params.data``."""
+def replay(params: Params, horizon_months: int) -> pd.DataFrame:
+    """The generator's production months under the scenario of ``params.data``, as a
+    snapshot on the monitoring date holds them: outcomes younger than the horizon unknown."""
     from loanrisk.data import generator
 
     cfg = params.monitor
-    scenario_from = pd.Timestamp(params.data.scenario_start or cfg.start)
-    batches = []
-    for month in generator.month_starts(cfg.start, cfg.months):
-        scenario = params.data.scenario if month >= scenario_from else "none"
-        batches.append(generator.generate_month(params.seed, month, cfg.rows_per_month, scenario))
-    frame = pd.concat(batches, ignore_index=True)
+    spec = generator.GeneratorSpec(
+        seed=params.seed,
+        start=cfg.start,
+        months=cfg.months,
+        n_applications=cfg.rows_per_month * cfg.months,
+        as_of=monitoring_as_of(params),
+        label_horizon_months=horizon_months,
+        scenario=params.data.scenario,
+        scenario_start=params.data.scenario_start,
+    )
+    frame = generator.generate(spec)
     frame[MONTH_COLUMN] = frame["applied_at"].dt.strftime("%Y-%m")
     return frame
 
@@ -55,24 +60,13 @@ def replay(params: Params) -> pd.DataFrame:
 def from_captures(directory: str | Path, dataset: Declaration) -> pd.DataFrame:
     """Captured predictions joined with their outcomes (the label is null until reported)."""
     root = Path(directory)
-    records = [
-        json.loads(line)
-        for path in sorted((root / "predictions").glob("*.jsonl"))
-        for line in path.read_text().splitlines()
-        if line
-    ]
+    records = _records(root / "predictions")
     if not records:
         raise DataSourceError(f"{root}/predictions: no captured predictions to monitor")
     frame = pd.DataFrame.from_records(records)
     id_column, label = dataset.id.column, dataset.label.column
     outcomes = pd.DataFrame.from_records(
-        [
-            json.loads(line)
-            for path in sorted((root / "feedback").glob("*.jsonl"))
-            for line in path.read_text().splitlines()
-            if line
-        ],
-        columns=["id", "outcome"],
+        _records(root / "feedback"), columns=["id", "outcome"]
     ).drop_duplicates("id", keep="last")
     frame = frame.drop_duplicates(id_column, keep="last")
     frame = frame.merge(
@@ -83,12 +77,11 @@ def from_captures(directory: str | Path, dataset: Declaration) -> pd.DataFrame:
     return frame
 
 
-def hidden_immature(frame: pd.DataFrame, dataset: Declaration, as_of: dt.date) -> pd.DataFrame:
-    """``frame`` as a snapshot on ``as_of`` holds it: outcomes younger than the horizon unknown."""
-    if dataset.timestamp is None or dataset.label.horizon_months is None:
-        return frame
-    young = frame[dataset.timestamp.column] > maturity_cutoff(as_of, dataset.label.horizon_months)
-    out = frame.copy()
-    label = dataset.label.column
-    out[label] = out[label].astype("Int8").mask(young)
-    return out
+def _records(folder: Path) -> list[dict[str, object]]:
+    """Every record of the day files in ``folder``, oldest day first."""
+    return [
+        json.loads(line)
+        for path in sorted(folder.glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line
+    ]

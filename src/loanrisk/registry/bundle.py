@@ -81,7 +81,7 @@ def export_bundle(
             (staging / CONTRACT).write_text(json.dumps(contract, indent=2, default=str) + "\n")
             (staging / POLICY).write_text(json.dumps(policy, indent=2) + "\n")
             if run_id is not None:
-                _copy_profile(run_id, staging)
+                download_profile(run_id, staging)
         record = {**provenance, "files_sha256": _manifest(staging)}
         (staging / PROVENANCE).write_text(json.dumps(record, indent=2, default=str) + "\n")
         old = destination.with_name(f".{destination.name}.old")
@@ -94,12 +94,17 @@ def export_bundle(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _copy_profile(run_id: str, staging: Path) -> None:
+def download_profile(run_id: str, directory: str | Path) -> Path | None:
+    """Copy the run's reference profile into ``directory``; None when the run has none (a
+    model logged before profiles existed)."""
     listed = {a.path for a in mlflow.artifacts.list_artifacts(run_id=run_id)}
-    if PROFILE in listed:
+    if PROFILE not in listed:
+        return None
+    return Path(
         mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=PROFILE, dst_path=str(staging)
+            run_id=run_id, artifact_path=PROFILE, dst_path=str(directory)
         )
+    )
 
 
 def export_version(
