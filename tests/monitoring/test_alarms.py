@@ -149,3 +149,18 @@ def test_a_model_that_stopped_ranking_is_caught_by_live_quality(
     assert decision["retrain"] is True
     assert any(r.startswith("ROC-AUC") for r in decision["reasons"]), decision["reasons"]
     assert decision["drift_months"] == []
+
+
+def test_a_model_that_lost_its_calibration_is_caught_by_live_quality(
+    world: dict[str, Any], params: Params, loans: Declaration
+) -> None:
+    """The calibration check can fail: the same ranking with every score halved (as a model
+    misses a base rate that doubled) raises the calibration reason, not the ROC-AUC one (and
+    the score's distribution drifts, which is also true)."""
+
+    def halved(rows: pd.DataFrame) -> np.ndarray:
+        return score(world["model"], rows, loans) / 2
+
+    decision = monitor(world, params, loans, "none", scorer=halved)["decision"]
+    kinds = [r.split()[0] for r in decision["reasons"]]
+    assert "calibration" in kinds and "ROC-AUC" not in kinds, decision["reasons"]
