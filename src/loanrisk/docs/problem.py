@@ -526,7 +526,7 @@ MONITOR_ROWS: tuple[tuple[str, str, str], ...] = (
         "PSI of a few rows is noise",
     ),
     (
-        "live ROC-AUC below the champion's test ROC-AUC by more than",
+        "recent ROC-AUC below the low end of the test ROC-AUC's interval by more than",
         "monitor.max_roc_auc_drop",
         "the ranking no longer does its job",
     ),
