@@ -85,6 +85,20 @@ def write_json(path: str | Path, payload: Any) -> None:
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def rounded(payload: Any, significant: int = 10) -> Any:
+    """``payload`` with every float rounded to ``significant`` digits, for reports that must
+    be the same bytes from run to run. numpy's SIMD reductions (and scipy's functions built
+    on them) can change the last bit of a sum with the memory alignment of their input,
+    which differs between runs; ten digits is far more than any reader uses."""
+    if isinstance(payload, float):
+        return float(f"{payload:.{significant}g}")
+    if isinstance(payload, dict):
+        return {k: rounded(v, significant) for k, v in payload.items()}
+    if isinstance(payload, list | tuple):
+        return [rounded(v, significant) for v in payload]
+    return payload
+
+
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,12 @@ def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
         raise RuntimeError("killed")
     assert stage.read_json(target) == {"rows": 1}
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_rounded_reports_hide_the_last_bits_that_memory_alignment_changes() -> None:
+    a, b = 0.019521484672363885, 0.019521484672363896  # one figure from two runs
+    assert a != b and stage.rounded(a) == stage.rounded(b)
+    payload = {"psi": [a, 1, "x"], "nested": {"p": (0.1 + 0.2,)}, "missing": float("nan")}
+    out = stage.rounded(payload)
+    assert out["psi"] == [0.01952148467, 1, "x"] and out["nested"]["p"] == [0.3]
+    assert math.isnan(out["missing"])
