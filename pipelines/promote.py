@@ -32,12 +32,13 @@ from loanrisk import stage, tracking
 from loanrisk.data.contract import build_contract, contract_json_schema
 from loanrisk.data.declaration import Declaration
 from loanrisk.errors import RegistryError
-from loanrisk.evaluation.metrics import paired_auc_difference
+from loanrisk.evaluation.metrics import paired_auc_difference, paired_cost_difference
+from loanrisk.evaluation.policy import cost_optimal_threshold
 from loanrisk.models.canonical import fingerprint
 from loanrisk.project import Project, load_project
 from loanrisk.registry import registry
 from loanrisk.registry.bundle import export_version
-from loanrisk.registry.gate import ChampionComparison, candidate_criteria, judge
+from loanrisk.registry.gate import ChampionComparison, Interval, candidate_criteria, judge
 from loanrisk.scoring import labels, score
 
 METRICS = "reports/metrics.json"
@@ -73,17 +74,27 @@ def _registered_model(name: str, version: str, dataset: Declaration) -> object:
 def compare_with_champion(
     project: Project, champion: Any, candidate_scores: Any, test: pd.DataFrame
 ) -> ChampionComparison:
-    """The champion scored on the same test rows; the paired interval of the difference."""
-    dataset = project.dataset
+    """The champion scored on the same test rows; the paired intervals of the differences
+    in decision cost (at the cost-optimal threshold) and in ROC-AUC."""
+    params, dataset = project.params, project.dataset
     champion_model = _registered_model(project.registered_model, str(champion.version), dataset)
-    difference, low, high = paired_auc_difference(
-        labels(test, dataset),
+    y = labels(test, dataset)
+    champion_scores = score(champion_model, test, dataset)
+    samples, seed = params.evaluate.bootstrap_samples, params.seed
+    costs = params.problem
+    threshold = cost_optimal_threshold(costs.cost_approve_default, costs.cost_reject_good)
+    cost = paired_cost_difference(
+        y,
         candidate_scores,
-        score(champion_model, test, dataset),
-        project.params.evaluate.bootstrap_samples,
-        project.params.seed,
+        champion_scores,
+        threshold,
+        costs.cost_approve_default,
+        costs.cost_reject_good,
+        samples,
+        seed,
     )
-    return ChampionComparison(str(champion.version), difference, low, high)
+    auc = paired_auc_difference(y, candidate_scores, champion_scores, samples, seed)
+    return ChampionComparison(str(champion.version), Interval(*cost), Interval(*auc))
 
 
 def main() -> None:

@@ -119,7 +119,7 @@ class GateConfig(_Frozen):
     max_ece: float = Field(ge=0)
     min_four_fifths_ratio: float = Field(ge=0, le=1)
     max_equalized_odds_difference: float = Field(ge=0, le=1)
-    champion_margin: float = Field(ge=0, le=1)
+    champion_cost_margin: float = Field(ge=0)
     fairness_attributes: list[str] = Field(min_length=1)  # checked against the declaration
     require_behavioural_tests: bool
 

@@ -215,7 +215,7 @@ def test_changing_a_param_changes_the_page(loans: Project, tmp_path: Path, param
             "problem.cost_approve_default": 9.0,
             "problem.target_referral_rate": 0.25,
             "gate.min_roc_auc": 0.66,
-            "gate.champion_margin": 0.011,
+            "gate.champion_cost_margin": 0.011,
             "monitor.score_psi_threshold": 0.2,
             "split.gap_months": 6,
             "data.as_of": dt.date(2025, 7, 1),

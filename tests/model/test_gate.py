@@ -5,10 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
 import pytest
 
 from loanrisk.config import GateConfig, Params
-from loanrisk.registry.gate import ChampionComparison, judge
+from loanrisk.evaluation.metrics import paired_auc_difference, paired_cost_difference
+from loanrisk.evaluation.policy import cost_optimal_threshold
+from loanrisk.registry.gate import ChampionComparison, Interval, judge
 
 GOOD: dict[str, Any] = {
     "test": {"roc_auc": 0.80, "ece": 0.01},
@@ -16,7 +19,8 @@ GOOD: dict[str, Any] = {
     "behaviour": {"higher_past_delinquencies_never_lowers_risk": {"passed": True}},
 }
 LOGISTIC = {"test": {"roc_auc": 0.78}}
-BETTER = ChampionComparison("1", difference=0.01, low=0.004, high=0.016)
+AUC = Interval(difference=0.0, low=-0.004, high=0.004)
+BETTER = ChampionComparison("1", Interval(-0.02, -0.03, -0.01), AUC)
 
 
 def with_(path: str, value: Any) -> dict[str, Any]:
@@ -75,23 +79,74 @@ def test_each_criterion_blocks_promotion_on_its_own(
 
 
 def test_a_challenger_worse_than_the_champion_is_not_promoted(gate: GateConfig) -> None:
-    worse = ChampionComparison("3", difference=-0.01, low=-0.015, high=-0.005)
+    worse = ChampionComparison("3", Interval(0.05, 0.03, 0.07), AUC)
     verdict = judge(GOOD, LOGISTIC, worse, gate)
     assert not verdict.promote
     assert verdict.failures[0].startswith("not_worse_than_champion")
-    assert "[-0.0150, -0.0050]" in verdict.failures[0]
+    assert "[+0.0300, +0.0700]" in verdict.failures[0]
 
 
-def test_the_champion_comparison_uses_the_intervals_lower_bound_and_the_margin(
+def test_the_champion_comparison_uses_the_cost_intervals_upper_bound_and_the_margin(
     gate: GateConfig,
 ) -> None:
-    margin = gate.champion_margin
-    noisy = ChampionComparison("3", difference=0.001, low=-margin - 0.001, high=0.004)
-    assert not judge(GOOD, LOGISTIC, noisy, gate).promote  # the interval reaches too low
-    close = ChampionComparison("3", difference=0.0, low=-margin, high=margin)
+    margin = gate.champion_cost_margin
+    noisy = ChampionComparison("3", Interval(0.001, -0.01, margin + 0.001), AUC)
+    assert not judge(GOOD, LOGISTIC, noisy, gate).promote  # the interval reaches too high
+    close = ChampionComparison("3", Interval(0.0, -margin, margin), AUC)
     assert judge(GOOD, LOGISTIC, close, gate).promote  # within the margin
-    strict = gate.model_copy(update={"champion_margin": 0.0})
-    assert not judge(GOOD, LOGISTIC, noisy, strict).promote
+    strict = gate.model_copy(update={"champion_cost_margin": 0.0})
+    assert not judge(GOOD, LOGISTIC, close, strict).promote
+
+
+def _compare(
+    params: Params, y: np.ndarray, challenger: np.ndarray, champion: np.ndarray
+) -> ChampionComparison:
+    """What the promote stage computes, on given labels and scores."""
+    costs = params.problem
+    t = cost_optimal_threshold(costs.cost_approve_default, costs.cost_reject_good)
+    cost = paired_cost_difference(
+        y, challenger, champion, t, costs.cost_approve_default, costs.cost_reject_good, 200, 0
+    )
+    auc = paired_auc_difference(y, challenger, champion, 200, 0)
+    return ChampionComparison("1", Interval(*cost), Interval(*auc))
+
+
+def _calibrated(n: int, base_rate_shift: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels drawn from known probabilities (log-odds shifted by ``base_rate_shift``)."""
+    rng = np.random.default_rng(seed)
+    logit = rng.normal(-2.2, 1.2, n) + base_rate_shift
+    p = 1 / (1 + np.exp(-logit))
+    return (rng.random(n) < p).astype(int), p
+
+
+def test_a_miscalibrated_challenger_that_ranks_as_well_is_refused(
+    gate: GateConfig, params: Params
+) -> None:
+    # The same ranking, scores halved: ROC-AUC cannot tell the two apart, the cost can.
+    y, p = _calibrated(6000, 0.0, seed=1)
+    comparison = _compare(params, y, p / 2, p)
+    assert comparison.roc_auc.difference == 0.0
+    verdict = judge(GOOD, LOGISTIC, comparison, gate)
+    assert not verdict.promote and verdict.failures[0].startswith("not_worse_than_champion")
+    assert judge(GOOD, LOGISTIC, _compare(params, y, p, p), gate).promote  # its own equal
+
+
+def test_after_a_shift_a_recalibrated_challenger_replaces_a_champion_that_ranks_a_bit_better(
+    gate: GateConfig, params: Params
+) -> None:
+    # The world moved: defaults are more likely at every score. The champion still ranks
+    # better (less noise) but its probabilities sit too low; the challenger knows the new
+    # level. A ranking-only gate would keep the champion.
+    y, p = _calibrated(6000, 0.8, seed=2)
+    rng = np.random.default_rng(3)
+    logit = np.log(p / (1 - p))
+    champion = 1 / (1 + np.exp(-(logit - 0.8)))
+    challenger = 1 / (1 + np.exp(-(logit + rng.normal(0, 0.25, len(p)))))
+    comparison = _compare(params, y, challenger, champion)
+    assert comparison.roc_auc.difference < 0
+    verdict = judge(GOOD, LOGISTIC, comparison, gate)
+    assert verdict.promote, verdict.failures
+    assert comparison.cost.high < 0
 
 
 def test_a_rolled_back_training_run_is_never_promoted_again(gate: GateConfig) -> None:

@@ -268,8 +268,9 @@ def test_a_worse_candidate_leaves_the_champion_in_place(project: Path) -> None:
     assert champion_version(project) == champion == str(gate["champion_after"])
     failed = {c["name"] for c in gate["criteria"] if not c["passed"]}
     assert "not_worse_than_champion" in failed and "min_uplift_over_logistic" in failed
-    comparison = gate["comparison"]
-    assert comparison["low"] <= comparison["difference"] <= comparison["high"] < 0
+    cost, auc = gate["comparison"]["cost"], gate["comparison"]["roc_auc"]
+    assert 0 < cost["low"] <= cost["difference"] <= cost["high"]  # costs more, surely
+    assert auc["low"] <= auc["difference"] <= auc["high"] < 0
     assert "gate: " in result.stdout
 
 

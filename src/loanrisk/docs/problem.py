@@ -460,11 +460,14 @@ GATE_ROWS: tuple[tuple[str, str, str], ...] = (
         "that should not matter barely move a score, obvious cases are decided obviously",
     ),
     (
-        "not worse than the current champion on the same test rows, by at most",
-        "champion_margin",
-        "a release must not be a step back: the lower bound of the paired bootstrap 95% "
-        "interval of the ROC-AUC difference must be at least minus this margin; a point "
-        "difference would let noise decide",
+        "decision cost per application above the current champion's, on the same test "
+        "rows, at most",
+        "champion_cost_margin",
+        "a release must not be a step back: the upper bound of the paired bootstrap 95% "
+        "interval of the cost difference (approving at the cost-optimal threshold) must be "
+        "at most this; cost, not ROC-AUC, because a champion the world has moved away from "
+        "can still rank well while its probabilities no longer hold; a point difference "
+        "would let noise decide",
     ),
 )
 """The gate's params in the order the page lists them: (criterion, key, why)."""

@@ -53,9 +53,10 @@ def gate_verdict(ctx: Context) -> Section:
             Table("verdict", ("criterion", "threshold", "value", "passed", "why"), tuple(rows)),
             Paragraph(
                 "Two more criteria depend on the MLflow store rather than on this model: not "
-                "worse than the current champion (the lower bound of the paired bootstrap "
-                "interval of the ROC-AUC difference at least minus "
-                f"{p.show(plain, 'gate', 'champion_margin')}) and never rolled back before. "
+                "worse than the current champion (the upper bound of the paired bootstrap "
+                "interval of the difference in decision cost per application at most "
+                f"{p.show(plain, 'gate', 'champion_cost_margin')}) and never rolled back "
+                "before. "
                 f"They are in {code('reports/gate.json')}, with the release they led to."
             ),
         ),

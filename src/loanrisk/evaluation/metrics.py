@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -50,27 +50,81 @@ def bootstrap_roc_auc(
     return float(lo), float(hi)
 
 
-def paired_auc_difference(
-    y: ArrayLike, p_new: ArrayLike, p_old: ArrayLike, n_samples: int, seed: int, level: float = 0.95
+def decision_cost(
+    y: ArrayLike,
+    p: ArrayLike,
+    threshold: float,
+    cost_approve_default: float,
+    cost_reject_good: float,
+) -> np.ndarray:
+    """What each application costs when the model decides alone: approve below
+    ``threshold`` (a default then costs ``cost_approve_default``), reject at or above it (a
+    good applicant turned away costs ``cost_reject_good``)."""
+    y_arr = np.asarray(y, dtype=int)
+    approve = np.asarray(p, dtype=float) < threshold
+    return np.where(approve, cost_approve_default * y_arr, cost_reject_good * (1 - y_arr))
+
+
+def paired_difference(
+    y: ArrayLike,
+    p_new: ArrayLike,
+    p_old: ArrayLike,
+    statistic: Callable[[np.ndarray, np.ndarray], float],
+    n_samples: int,
+    seed: int,
+    level: float = 0.95,
 ) -> tuple[float, float, float]:
-    """ROC-AUC(p_new) - ROC-AUC(p_old) on the same rows, with a paired percentile bootstrap
-    interval: each resample draws the same applications for both models, so the interval
-    measures the difference, not the two models' separate noise.
+    """``statistic(y, p_new) - statistic(y, p_old)`` on the same rows, with a paired
+    percentile bootstrap interval: each resample draws the same applications for both
+    models, so the interval measures the difference, not the two models' separate noise.
 
     Returns ``(difference, low, high)``.
     """
     y_arr = np.asarray(y, dtype=int)
     new = np.asarray(p_new, dtype=float)
     old = np.asarray(p_old, dtype=float)
-    difference = _fast_auc(y_arr, new) - _fast_auc(y_arr, old)
+    difference = statistic(y_arr, new) - statistic(y_arr, old)
     if n_samples == 0:
         return difference, difference, difference
     differences = [
-        _fast_auc(y_arr[i], new[i]) - _fast_auc(y_arr[i], old[i])
+        statistic(y_arr[i], new[i]) - statistic(y_arr[i], old[i])
         for i in _resamples(y_arr, n_samples, seed)
     ]
     lo, hi = np.quantile(differences, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(difference), float(lo), float(hi)
+
+
+def paired_auc_difference(
+    y: ArrayLike, p_new: ArrayLike, p_old: ArrayLike, n_samples: int, seed: int, level: float = 0.95
+) -> tuple[float, float, float]:
+    """ROC-AUC(p_new) - ROC-AUC(p_old) on the same rows, with its paired bootstrap interval."""
+    return paired_difference(y, p_new, p_old, _fast_auc, n_samples, seed, level)
+
+
+def paired_cost_difference(
+    y: ArrayLike,
+    p_new: ArrayLike,
+    p_old: ArrayLike,
+    threshold: float,
+    cost_approve_default: float,
+    cost_reject_good: float,
+    n_samples: int,
+    seed: int,
+    level: float = 0.95,
+) -> tuple[float, float, float]:
+    """Mean decision cost per application of ``p_new`` minus that of ``p_old`` on the same
+    rows (negative: the new scores cost less), with its paired bootstrap interval.
+
+    Unlike ROC-AUC, the cost sees calibration: a model whose scores sit too low approves
+    applicants it should not, however well it ranks them.
+    """
+
+    def mean_cost(y_: np.ndarray, p_: np.ndarray) -> float:
+        return float(
+            decision_cost(y_, p_, threshold, cost_approve_default, cost_reject_good).mean()
+        )
+
+    return paired_difference(y, p_new, p_old, mean_cost, n_samples, seed, level)
 
 
 def _resamples(y: np.ndarray, n_samples: int, seed: int) -> Iterator[np.ndarray]:

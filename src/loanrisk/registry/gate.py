@@ -52,14 +52,28 @@ def _at_most(name: str, value: float, threshold: float, what: str) -> Criterion:
 
 
 @dataclass(frozen=True)
-class ChampionComparison:
-    """The challenger against the champion on the same test rows: the paired bootstrap
-    interval of ROC-AUC(challenger) - ROC-AUC(champion)."""
+class Interval:
+    """A paired difference, challenger minus champion, and its bootstrap 95% interval."""
 
-    version: str
     difference: float
     low: float
     high: float
+
+
+@dataclass(frozen=True)
+class ChampionComparison:
+    """The challenger against the champion on the same test rows.
+
+    ``cost`` is the mean decision cost per application at the cost-optimal threshold
+    (negative: the challenger costs less); it judges. ``roc_auc`` is reported beside it: a
+    ranking measure alone would keep a champion whose scores the world has moved away from
+    (after a recession its scores sit too low and it approves applicants it should not,
+    while it still ranks them well).
+    """
+
+    version: str
+    cost: Interval
+    roc_auc: Interval
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,20 +129,23 @@ def candidate_criteria(
 
 
 def champion_criterion(comparison: ChampionComparison | None, margin: float) -> Criterion:
-    """Not worse than the champion: the lower bound of the paired interval is at least
-    ``-margin``. A point comparison would let noise decide; the interval says how sure."""
+    """Not worse than the champion at the decision the model supports: the upper bound of
+    the paired interval of the cost difference is at most ``margin`` (in the cost of one
+    average loan per application). A point comparison would let noise decide; the interval
+    says how sure."""
     if comparison is None:
-        return Criterion("not_worse_than_champion", -margin, None, True, "no champion yet")
-    c = comparison
-    passed = c.low >= -margin
+        return Criterion("not_worse_than_champion", margin, None, True, "no champion yet")
+    cost, auc = comparison.cost, comparison.roc_auc
+    passed = cost.high <= margin
     return Criterion(
         "not_worse_than_champion",
-        -margin,
-        c.low,
+        margin,
+        cost.high,
         passed,
-        f"ROC-AUC minus champion v{c.version}'s on the same rows {c.difference:+.4f}, paired "
-        f"bootstrap 95% interval [{c.low:+.4f}, {c.high:+.4f}]; lower bound "
-        f"{'>=' if passed else '<'} {-margin}",
+        f"decision cost per application minus champion v{comparison.version}'s on the same "
+        f"rows {cost.difference:+.4f}, paired bootstrap 95% interval [{cost.low:+.4f}, "
+        f"{cost.high:+.4f}]; upper bound {'<=' if passed else '>'} {margin} (ROC-AUC "
+        f"difference {auc.difference:+.4f} [{auc.low:+.4f}, {auc.high:+.4f}])",
     )
 
 
@@ -146,7 +163,7 @@ def judge(
     a person decided against it, and only a different model may replace that decision.
     """
     criteria = candidate_criteria(candidate, logistic, config)
-    criteria.append(champion_criterion(champion, config.champion_margin))
+    criteria.append(champion_criterion(champion, config.champion_cost_margin))
     criteria.append(
         Criterion(
             "not_rolled_back",
