@@ -22,17 +22,11 @@ import pandas as pd
 from loanrisk import stage, tracking
 from loanrisk.data.contract import build_contract
 from loanrisk.data.validation import validate_batch
-from loanrisk.evaluation.policy import DecisionPolicy
 from loanrisk.models.canonical import fingerprint
-from loanrisk.monitoring.assess import Baseline, assess
+from loanrisk.monitoring.monitor import monitor, why_not_monitored
 from loanrisk.monitoring.profile import read_profile
 from loanrisk.monitoring.report import render
-from loanrisk.monitoring.window import (
-    MONTH_COLUMN,
-    from_captures,
-    monitoring_as_of,
-    replay,
-)
+from loanrisk.monitoring.window import MONTH_COLUMN
 from loanrisk.project import load_project
 from loanrisk.scoring import score
 
@@ -53,63 +47,33 @@ def skip(why: str, columns: list[str]) -> None:
 def main() -> None:
     project = load_project()
     params, dataset = project.params, project.dataset
-    if params.monitor.source == "generator" and params.data.source != "generator":
-        skip(
-            "the generator replays production only for its own data; set monitor.source to "
-            "the service's capture directory (captures) to monitor this dataset",
-            list(dataset.all_columns),
-        )
+    why_not = why_not_monitored(params)
+    if why_not is not None:
+        skip(why_not, list(dataset.all_columns))
         return
     model = tracking.load_model(MODEL)
     profile = read_profile(MODEL)
-    evaluated = stage.read_json("reports/metrics.json")["candidate"]
     verdict = stage.read_json("reports/verdict.json")
-    policy = DecisionPolicy(**evaluated["policy"])
-    baseline = Baseline(
-        roc_auc=evaluated["test"]["roc_auc"],
-        roc_auc_low=evaluated["roc_auc_ci95"]["low"],
-        ece=evaluated["test"]["ece"],
+    monitored = monitor(
+        params,
+        dataset,
+        lambda rows: score(model, rows, dataset),
+        profile,
+        stage.read_json("reports/metrics.json")["candidate"],
+        pd.read_parquet("data/splits/train.parquet"),
     )
-    reference = pd.read_parquet("data/splits/train.parquet")
-    as_of = monitoring_as_of(params)
-    contract = build_contract(dataset)
-    replayed = params.monitor.source == "generator"
-    if replayed:
-        frame = replay(params, dataset.label.horizon_months or 0)
-        result = assess(
-            frame,
-            lambda rows: score(model, rows, dataset),
-            policy,
-            profile,
-            contract,
-            dataset,
-            params,
-            baseline,
-            as_of,
-            reference=reference,
-        )
-    else:
-        frame = from_captures(params.monitor.source, dataset)
-        result = assess(
-            frame, None, policy, profile, None, dataset, params, baseline, as_of, reference
-        )
-    result = {
-        "model": {
-            "path": MODEL,
-            "fingerprint": fingerprint(MODEL),
-            "promoted": bool(verdict.get("passed")),
-        },
-        "source": params.monitor.source,
-        "scenario": params.data.scenario if replayed else None,
-        **result,
+    model_entry = {
+        "path": MODEL,
+        "fingerprint": fingerprint(MODEL),
+        "promoted": bool(verdict.get("passed")),
     }
     # Rounded: the drift figures' last bits depend on memory alignment (stage.rounded).
-    result = stage.rounded(result)
+    result = stage.rounded({"model": model_entry, **monitored.report})
     stage.write_json(DRIFT, result)
     stage.write_text(REPORT, render(result, profile, dataset))
-    if replayed:
-        valid = validate_batch(frame.drop(columns=[MONTH_COLUMN]), contract).valid
-        stage.write_parquet(WINDOW, valid)
+    if monitored.replayed:
+        window = monitored.window.drop(columns=[MONTH_COLUMN])
+        stage.write_parquet(WINDOW, validate_batch(window, build_contract(dataset)).valid)
     decision = result["decision"]
     verdict_line = "retrain recommended" if decision["retrain"] else "no retraining needed"
     print(f"monitor: {len(result['months'])} months, {verdict_line}")

@@ -17,6 +17,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from loanrisk import stage
 from loanrisk.config import Params
 from loanrisk.data import generator
 from loanrisk.data.contract import contract_for, maturity_cutoff
+from loanrisk.data.declaration import Declaration
 from loanrisk.data.generator import GeneratorSpec, generate
 from loanrisk.data.split import Split, out_of_time_split, split_report, stratified_split
 from loanrisk.data.validation import validate_batch
@@ -36,8 +38,11 @@ from loanrisk.docs import sources
 from loanrisk.docs.facts import data_facts
 from loanrisk.evaluation.report import evaluate_model
 from loanrisk.models.train import MODEL_NAMES, fit_model
+from loanrisk.monitoring.monitor import monitor, why_not_monitored
+from loanrisk.monitoring.profile import build_profile
 from loanrisk.project import Project, load_project
 from loanrisk.registry.gate import candidate_criteria
+from loanrisk.scoring import score
 from tests.pipeline.test_bring_your_own_data import CHURN, customers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,8 +120,10 @@ def build(root: Path, params: Params, declaration: str, raw: pd.DataFrame) -> Wo
         sources.SPLIT: split_report(split, dataset),
     }
     train_metrics, metrics = {}, {}
+    fitted = {}
     for name in MODEL_NAMES:
         model = fit_model(name, params, dataset, parts)
+        fitted[name] = model.estimator
         train_metrics[name] = {**model.metrics, **model.notes}
         evaluation = evaluate_model(model.estimator, parts["valid"], parts["test"], params, dataset)
         metrics[name] = evaluation.report
@@ -130,6 +137,9 @@ def build(root: Path, params: Params, declaration: str, raw: pd.DataFrame) -> Wo
         "passed": all(c.passed for c in criteria),
         "criteria": [c.as_dict() for c in criteria],
     }
+    files[sources.MONITORING] = monitoring_report(
+        params, dataset, fitted[sources.CANDIDATE], metrics[sources.CANDIDATE], parts["train"]
+    )
     for path, payload in files.items():
         stage.write_json(root / path, payload)
     stage.write_parquet(root / sources.VALIDATED, valid)
@@ -137,6 +147,22 @@ def build(root: Path, params: Params, declaration: str, raw: pd.DataFrame) -> Wo
     frame = pd.read_parquet(root / sources.VALIDATED)
     reports[sources.VALIDATED] = data_facts(frame, dataset)
     return Workspace(root, project, reports, frame)
+
+
+def monitoring_report(
+    params: Params,
+    dataset: Declaration,
+    estimator: Any,
+    evaluated: dict[str, Any],
+    train: pd.DataFrame,
+) -> dict[str, Any]:
+    """What the monitor stage writes for this candidate: its judged window, or why none."""
+    why_not = why_not_monitored(params)
+    if why_not is not None:
+        return {"skipped": why_not}
+    profile = build_profile(train, dataset, score(estimator, train, dataset), params.monitor.bins)
+    scorer = partial(score, estimator, dataset=dataset)
+    return stage.rounded(monitor(params, dataset, scorer, profile, evaluated, train).report)
 
 
 @pytest.fixture(scope="session")
@@ -176,6 +202,15 @@ def loans_workspace(tmp_path_factory: pytest.TempPathFactory, params: Params) ->
             # The reports below are the loan example's: gate its protected attribute,
             # whatever dataset params.yaml names.
             "gate": params.gate.model_copy(update={"fairness_attributes": ["sex"]}),
+            # Six production months after the data; outcomes of the first four known.
+            "monitor": params.monitor.model_copy(
+                update={
+                    "start": dt.date(2024, 1, 1),
+                    "months": 6,
+                    "rows_per_month": 600,
+                    "as_of": dt.date(2025, 5, 1),
+                }
+            ),
         }
     )
     declaration = (ROOT / generator.DECLARATION).read_text()

@@ -54,7 +54,12 @@ MITCHELL = (
     "Caveats and recommendations",
 )
 """The sections of Mitchell et al. (2019), in their order."""
-CARD_EXTRAS = ("Gate verdict", "Where the model will fail", "Provenance and sources")
+CARD_EXTRAS = (
+    "Gate verdict",
+    "Where the model will fail",
+    "Monitoring in production",
+    "Provenance and sources",
+)
 GEBRU = (
     "Motivation",
     "Composition",
@@ -244,6 +249,9 @@ def redo(fact: Fact, found: dict[str, Any], ws: Workspace) -> Any:
             return k
         interval = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
         return (interval.low, interval.high)
+    if fact.how == "length":
+        ((source, path),) = fact.inputs
+        return len(resolve(found[source], path))
     if fact.how == "margin":
         name, detail = fact.inputs
         return margin_from(name, detail)
@@ -552,6 +560,43 @@ def test_changing_a_figure_in_a_report_changes_the_card(loans_workspace: Workspa
     assert after.tables()["overall"].rows[0][1] == "0.5123"
     reports[sources.VALIDATED]["rows"] = 123456
     assert "123,456" in to_markdown(datasheet(ws.project, reports))
+
+
+def test_the_monitoring_section_quotes_the_monitors_decision(loans_workspace: Workspace) -> None:
+    ws = loans_workspace
+    monitoring = ws.read(sources.MONITORING)
+    card = documents(ws)["card"]
+    table = card.tables()["monitoring"]
+    assert table.column("month") == [m["month"] for m in monitoring["months"]]
+    matured = [m for m in monitoring["months"] if m["outcomes_known"]]
+    assert matured and len(matured) < len(monitoring["months"])  # both kinds of month shown
+    assert table.column("ROC-AUC")[: len(matured)] == [
+        f"{m['quality']['roc_auc']:.3f}" for m in matured
+    ]
+    assert set(table.column("ROC-AUC")[len(matured) :]) == {"n/a"}
+    # A retraining recommendation and a broken feed are quoted, reasons word for word.
+    reports = copy.deepcopy(ws.reports)
+    decision = reports[sources.MONITORING]["decision"]
+    decision.update(
+        retrain=True,
+        reasons=["drift in 2 month(s) from 2024-03 (income)"],
+        feed_problems={"employment_years": ["2024-02", "2024-04"]},
+    )
+    markdown = to_markdown(model_card(ws.project, reports))
+    assert "**retrain recommended**" in markdown
+    assert "- drift in 2 month(s) from 2024-03 (income)\n" in markdown
+    assert "`employment_years` in 2024-02, 2024-04" in markdown
+
+
+def test_a_card_without_a_production_window_says_why(churn_workspace: Workspace) -> None:
+    (section,) = [
+        s
+        for s in documents(churn_workspace)["card"].sections
+        if s.title == "Monitoring in production"
+    ]
+    text = to_markdown(documents(churn_workspace)["card"])
+    assert churn_workspace.read(sources.MONITORING)["skipped"] in text
+    assert section.blocks
 
 
 def test_a_failing_behavioural_test_is_named_closest_to_failing(

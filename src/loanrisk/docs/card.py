@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from loanrisk.docs import results, risks
+from loanrisk.docs import monitoring, results, risks
 from loanrisk.docs import sources as src
 from loanrisk.docs.context import Context, context, scenario_text, source_list
 from loanrisk.docs.details import model_details
@@ -46,6 +46,7 @@ def model_card(project: Project, reports: Mapping[str, Any], mark: bool = False)
         results.quantitative_analyses(ctx),
         risks.gate_verdict(ctx),
         risks.where_it_fails(ctx),
+        monitoring.production(ctx),
         risks.ethical_considerations(ctx),
         _caveats(ctx),
     ]

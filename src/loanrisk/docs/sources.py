@@ -20,6 +20,7 @@ SPLIT = "reports/split.json"
 TRAIN_METRICS = "reports/train_metrics.json"
 METRICS = "reports/metrics.json"
 VERDICT = "reports/verdict.json"
+MONITORING = "reports/monitoring/drift.json"
 VALIDATED = "data/validated/applications.parquet"
 """Not JSON: the stage computes :func:`loanrisk.docs.facts.data_facts` from it."""
 CONTRACT = "src/loanrisk/data/contract.py"
@@ -42,6 +43,7 @@ REPORTS: tuple[str, ...] = (
     TRAIN_METRICS,
     METRICS,
     VERDICT,
+    MONITORING,
     *ROC.values(),
     *CALIBRATION.values(),
     CONFUSION,

@@ -1,0 +1,84 @@
+"""The offline monitor as one function: which window, scored by which model, judged how.
+
+Shared by the `monitor` stage (`pipelines/monitor.py`, which adds the model's identity and
+writes the files) and by anything else that needs the same report from a model in memory
+(the documentation tests build a card's monitoring section this way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from loanrisk.config import Params
+from loanrisk.data.contract import build_contract
+from loanrisk.data.declaration import Declaration
+from loanrisk.evaluation.policy import DecisionPolicy
+from loanrisk.monitoring.assess import Baseline, Scorer, assess
+from loanrisk.monitoring.profile import Profile
+from loanrisk.monitoring.window import from_captures, monitoring_as_of, replay
+
+NOT_REPLAYABLE = (
+    "the generator replays production only for its own data; set monitor.source to the "
+    "service's capture directory (captures) to monitor this dataset"
+)
+
+
+@dataclass(frozen=True)
+class Monitored:
+    """The report (JSON-ready) and the window it judged (``replayed``: drawn by the generator,
+    so the stage keeps it for `make retrain`)."""
+
+    report: dict[str, Any]
+    window: pd.DataFrame
+    replayed: bool
+
+
+def why_not_monitored(params: Params) -> str | None:
+    """Why this project has no production window to judge, or None when it has one."""
+    if params.monitor.source == "generator" and params.data.source != "generator":
+        return NOT_REPLAYABLE
+    return None
+
+
+def monitor(
+    params: Params,
+    dataset: Declaration,
+    scorer: Scorer,
+    profile: Profile,
+    evaluated: dict[str, Any],
+    reference: pd.DataFrame,
+) -> Monitored:
+    """Judge the production window against ``profile``, month by month, and decide.
+
+    ``evaluated`` is the model's entry of reports/metrics.json: its policy and the test
+    figures live quality is compared with. The replayed window is scored by ``scorer`` after
+    the contract; captured rows carry the service's own scores.
+    """
+    policy = DecisionPolicy(**evaluated["policy"])
+    baseline = Baseline(
+        roc_auc=evaluated["test"]["roc_auc"],
+        roc_auc_low=evaluated["roc_auc_ci95"]["low"],
+        ece=evaluated["test"]["ece"],
+    )
+    as_of = monitoring_as_of(params)
+    replayed = params.monitor.source == "generator"
+    if replayed:
+        frame = replay(params, dataset.label.horizon_months or 0)
+        contract = build_contract(dataset)
+        result = assess(
+            frame, scorer, policy, profile, contract, dataset, params, baseline, as_of, reference
+        )
+    else:
+        frame = from_captures(params.monitor.source, dataset)
+        result = assess(
+            frame, None, policy, profile, None, dataset, params, baseline, as_of, reference
+        )
+    report = {
+        "source": params.monitor.source,
+        "scenario": params.data.scenario if replayed else None,
+        **result,
+    }
+    return Monitored(report, frame, replayed)
