@@ -5,7 +5,9 @@ Writes model_cards/<registered model>.md and .html, datasheets/<dataset>.md and 
 docs/problem.md. Same inputs, same bytes: nothing store-specific (registry versions, run ids,
 dates) goes in. The card and the datasheet are then logged as artifacts of the MLflow run
 that holds the candidate (found by the fingerprint in reports/verdict.json), under
-model_cards/ and datasheets/, so the registered version carries its documents.
+model_cards/ and datasheets/, so the registered version carries its documents; when that
+version is the champion, its serving bundle (models/champion, written by promote before the
+card existed) is exported again with the card in it.
 """
 
 import _installed  # noqa: F401 - first: says how to install the project if it is missing
@@ -19,6 +21,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from loanrisk import stage, tracking
+from loanrisk.data.contract import build_contract, contract_json_schema
 from loanrisk.docs import sources
 from loanrisk.docs.card import model_card
 from loanrisk.docs.datasheet import datasheet
@@ -28,6 +31,10 @@ from loanrisk.docs.html import to_html
 from loanrisk.docs.ledger import SourceError
 from loanrisk.docs.problem import problem_page
 from loanrisk.project import Project, load_project
+from loanrisk.registry import registry
+from loanrisk.registry.bundle import export_version
+
+BUNDLE = "models/champion"
 
 
 def write(document: Document, markdown: PurePosixPath, html: PurePosixPath) -> None:
@@ -39,11 +46,34 @@ def log_to_candidate_run(project: Project, fingerprint: str, paths: list[PurePos
     """Log ``paths`` as artifacts of the candidate's run, each under its folder's name."""
     tracking.configure(project.experiment)
     run_id = tracking.find_run(sources.CANDIDATE, fingerprint)
+    log_artifacts(run_id, paths)
+    return run_id
+
+
+def log_artifacts(run_id: str, paths: list[PurePosixPath]) -> None:
     with tracking.store_errors():
         client = MlflowClient()
         for path in paths:
             client.log_artifact(run_id, str(path), artifact_path=path.parent.name)
-    return run_id
+
+
+def carry_in_bundle(
+    project: Project, fingerprint: str, run_id: str, card: list[PurePosixPath]
+) -> str | None:
+    """If the champion is this very model (same fingerprint), export its bundle again, now
+    with the card; its version, or None when the champion is another model (or none).
+
+    The champion's registered run may be an earlier run that trained the same bytes: the
+    card is logged there too, since the bundle takes it from the registered run."""
+    name = project.registered_model
+    with tracking.store_errors():
+        champion = registry.version_by_alias(name, registry.CHAMPION)
+    if champion is None or champion.tags.get("fingerprint") != fingerprint:
+        return None
+    if champion.run_id and champion.run_id != run_id:
+        log_artifacts(champion.run_id, card)
+    export_version(BUNDLE, name, champion, contract_json_schema(build_contract(project.dataset)))
+    return str(champion.version)
 
 
 def main() -> None:
@@ -64,6 +94,9 @@ def main() -> None:
     run_id = log_to_candidate_run(project, fingerprint, card + sheet)
     print(f"document: {', '.join(map(str, card + sheet))}, {sources.PROBLEM}")
     print(f"document: card and datasheet logged to MLflow run {run_id}")
+    version = carry_in_bundle(project, fingerprint, run_id, card)
+    if version is not None:
+        print(f"document: the card is in the champion's (v{version}) bundle, {BUNDLE}")
 
 
 if __name__ == "__main__":

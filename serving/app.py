@@ -461,16 +461,17 @@ def _routes(app: FastAPI, service: Service) -> None:
 
     @app.get("/model/card", tags=["model"])
     async def card(format: str = "html") -> Response:
-        """The champion's model card (``?format=md`` for Markdown), if the card rendered by
-        the pipeline describes this very model: same fingerprint."""
+        """The champion's model card (``?format=md`` for Markdown): the one its bundle (or
+        registered run) carries, else the card rendered in the project if it describes this
+        very model (same fingerprint)."""
         champion = service.require_champion()
-        found = model_card(service.settings.cards_dir, champion)
+        found = champion.card or model_card(service.settings.cards_dir, champion)
         if isinstance(found, str):
             return JSON({"error": "no model card for the champion", "detail": found}, 404)
         markdown, html = found
         if format == "md":
-            return Response(markdown.read_text(), media_type="text/markdown")
-        return Response(html.read_text(), media_type="text/html")
+            return Response(markdown, media_type="text/markdown")
+        return Response(html, media_type="text/html")
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def prometheus() -> Response:
@@ -511,8 +512,8 @@ def _routes(app: FastAPI, service: Service) -> None:
 CARD_FINGERPRINT = re.compile(r"\*\*Fingerprint\*\*: `([^`]+)`")
 
 
-def model_card(folder: Path, champion: ServedModel) -> tuple[Path, Path] | str:
-    """The card's Markdown and HTML files, or why there is none for this champion."""
+def model_card(folder: Path, champion: ServedModel) -> tuple[str, str] | str:
+    """The card's Markdown and HTML in ``folder``, or why there is none for this champion."""
     markdown, html = folder / f"{champion.name}.md", folder / f"{champion.name}.html"
     if not (markdown.is_file() and html.is_file()):
         return f"no {markdown} and {html}: the documentation stage renders them (make repro)"
@@ -525,7 +526,7 @@ def model_card(folder: Path, champion: ServedModel) -> tuple[Path, Path] | str:
             f"(v{champion.version}, fingerprint {str(served)[:12]}): the last run's candidate "
             "was not promoted"
         )
-    return markdown, html
+    return markdown.read_text(), html.read_text()
 
 
 def _require_monitor(service: Service) -> OnlineMonitor:

@@ -23,7 +23,7 @@ from loanrisk.errors import BundleError, LoanriskError
 from loanrisk.evaluation.policy import DecisionPolicy
 from loanrisk.fastpath import FastModel, compile_model
 from loanrisk.monitoring.profile import Profile, read_profile
-from loanrisk.registry.bundle import PROFILE, load_bundle
+from loanrisk.registry.bundle import PROFILE, card_files, load_bundle
 
 REFERENCE = "reference"
 """The name of the fallback path: the fitted scikit-learn pipeline on a DataFrame."""
@@ -45,6 +45,8 @@ class ServedModel:
     profile: Profile | None = None
     """The reference profile the model was trained with (None: registered before profiles
     existed; it serves without drift monitoring)."""
+    card: tuple[str, str] | None = None
+    """The model card as (Markdown, HTML) from the bundle or the run (None: not rendered)."""
 
     @property
     def path(self) -> str:
@@ -127,15 +129,17 @@ def _from_bundle(path: str, dataset: Declaration) -> ServedModel:
     bundle = load_bundle(path)
     _check_columns(Path(path) / "model", dataset, path)
     profile_file = Path(path) / PROFILE
+    name = str(bundle.provenance.get("registered_model") or dataset.model_name)
     return _served(
         bundle.model,
         bundle.policy,
         bundle.provenance,
         dataset,
         path,
-        str(bundle.provenance.get("registered_model") or dataset.model_name),
+        name,
         str(bundle.provenance.get("version")),
         read_profile(profile_file) if profile_file.is_file() else None,
+        _read_card(path, name),
     )
 
 
@@ -144,7 +148,7 @@ def _from_registry(uri: str, dataset: Declaration) -> ServedModel:
     import mlflow
 
     from loanrisk.registry import registry
-    from loanrisk.registry.bundle import download_profile, provenance_for
+    from loanrisk.registry.bundle import download_card, download_profile, provenance_for
 
     name, _, alias = uri.removeprefix("models:/").partition("@")
     if not alias:
@@ -163,6 +167,9 @@ def _from_registry(uri: str, dataset: Declaration) -> ServedModel:
         estimator = tracking.load_model(local)
         found = download_profile(version.run_id, scratch) if version.run_id else None
         profile = read_profile(found) if found is not None else None
+        if version.run_id:
+            download_card(version.run_id, scratch)
+        card = _read_card(scratch, name)
     return _served(
         estimator,
         policy,
@@ -172,7 +179,13 @@ def _from_registry(uri: str, dataset: Declaration) -> ServedModel:
         name,
         str(version.version),
         profile,
+        card,
     )
+
+
+def _read_card(directory: str | Path, name: str) -> tuple[str, str] | None:
+    found = card_files(directory, name)
+    return (found[0].read_text(), found[1].read_text()) if found else None
 
 
 def _check_columns(model_dir: Path, dataset: Declaration, where: str) -> None:
@@ -192,6 +205,7 @@ def _served(
     name: str,
     version: str,
     profile: Profile | None = None,
+    card: tuple[str, str] | None = None,
 ) -> ServedModel:
     return ServedModel(
         name=name,
@@ -206,6 +220,7 @@ def _served(
         fast=compile_model(estimator, dataset),
         columns=tuple(dataset.feature_names),
         profile=profile,
+        card=card,
     )
 
 

@@ -1,7 +1,8 @@
 """The serving bundle: everything the service needs, and nothing that needs a tracking server.
 
 ``models/champion/`` holds the champion's MLflow model directory (skops format), the
-contract as JSON Schema, the decision policy, and one provenance record. The provenance
+contract as JSON Schema, the decision policy, the reference profile, the model card (once
+the document stage has rendered it) and one provenance record. The provenance
 lists the SHA-256 of every file, and :func:`load_bundle` refuses a bundle whose files differ
 (corruption, a partial copy, a hand edit). The model is read only as skops, with the
 project's own trusted-type list (:func:`loanrisk.tracking.load_model`), never as pickle:
@@ -34,6 +35,8 @@ POLICY = "policy.json"
 PROVENANCE = "provenance.json"
 PROFILE = "profile.json"
 """The model's reference profile (``loanrisk.monitoring.profile``), an artifact of its run."""
+CARDS = "model_cards"
+"""The model card (Markdown and HTML) the document stage logged to the model's run."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ def export_bundle(
             (staging / POLICY).write_text(json.dumps(policy, indent=2) + "\n")
             if run_id is not None:
                 download_profile(run_id, staging)
+                download_card(run_id, staging)
         record = {**provenance, "files_sha256": _manifest(staging)}
         (staging / PROVENANCE).write_text(json.dumps(record, indent=2, default=str) + "\n")
         old = destination.with_name(f".{destination.name}.old")
@@ -97,14 +101,32 @@ def export_bundle(
 def download_profile(run_id: str, directory: str | Path) -> Path | None:
     """Copy the run's reference profile into ``directory``; None when the run has none (a
     model logged before profiles existed)."""
+    return _copy_artifact(run_id, PROFILE, directory)
+
+
+def download_card(run_id: str, directory: str | Path) -> Path | None:
+    """Copy the run's model card (``model_cards/*.md`` and ``.html``) into ``directory``;
+    None when the document stage has not logged one (yet: it runs after promote, and adds
+    the card to the bundle itself)."""
+    return _copy_artifact(run_id, CARDS, directory)
+
+
+def _copy_artifact(run_id: str, artifact: str, directory: str | Path) -> Path | None:
     listed = {a.path for a in mlflow.artifacts.list_artifacts(run_id=run_id)}
-    if PROFILE not in listed:
+    if artifact not in listed:
         return None
     return Path(
         mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path=PROFILE, dst_path=str(directory)
+            run_id=run_id, artifact_path=artifact, dst_path=str(directory)
         )
     )
+
+
+def card_files(directory: str | Path, name: str) -> tuple[Path, Path] | None:
+    """The card's Markdown and HTML for model ``name`` in ``directory``, if both are there."""
+    folder = Path(directory) / CARDS
+    markdown, html = folder / f"{name}.md", folder / f"{name}.html"
+    return (markdown, html) if markdown.is_file() and html.is_file() else None
 
 
 def export_version(
