@@ -8,9 +8,10 @@ every month: drift per feature and of the score, the contract's quarantine, and 
 outcomes have matured. Then one decision, retrain or not, with its reasons.
 
 Writes ``reports/monitoring/drift.json`` and ``reports/monitoring/report.html`` (one
-self-contained page), and, for a replay, ``data/monitoring/window.parquet``: the window as
+self-contained page), and ``data/monitoring/window.parquet``: for a replay the window as
 ingest would see it on the monitoring date (contract-valid rows, outcomes younger than the
-label horizon unknown), which is what `make retrain` trains on.
+label horizon unknown), which is what `make retrain` trains on; for captures the champion's
+applications with the outcomes reported so far.
 """
 
 import _installed  # noqa: F401 - first: says how to install the project if it is missing
@@ -71,9 +72,12 @@ def main() -> None:
     result = stage.rounded({"model": model_entry, **monitored.report})
     stage.write_json(DRIFT, result)
     stage.write_text(REPORT, render(result, profile, dataset))
+    window = monitored.window
     if monitored.replayed:
-        window = monitored.window.drop(columns=[MONTH_COLUMN])
-        stage.write_parquet(WINDOW, validate_batch(window, build_contract(dataset)).valid)
+        window = validate_batch(window.drop(columns=[MONTH_COLUMN]), build_contract(dataset)).valid
+    else:  # the applications as sent, with the outcomes reported so far
+        window = stage.parquet_safe(window[[c for c in dataset.all_columns if c in window]])
+    stage.write_parquet(WINDOW, window)
     decision = result["decision"]
     verdict_line = "retrain recommended" if decision["retrain"] else "no retraining needed"
     print(f"monitor: {len(result['months'])} months, {verdict_line}")

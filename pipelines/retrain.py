@@ -39,6 +39,13 @@ def main() -> None:
     if not Path(DRIFT).is_file():
         raise LoanriskError(f"{DRIFT} not found: run `make repro` first (the monitor stage)")
     monitoring = stage.read_json(DRIFT)
+    if monitoring.get("skipped"):
+        raise LoanriskError(f"retrain: the monitor judged no window ({monitoring['skipped']})")
+    if monitoring.get("source") != "generator":
+        raise LoanriskError(
+            "retrain: make retrain trains on the replayed window; for captures, export the "
+            f"labelled rows of {WINDOW} as a data source and run the pipeline on them"
+        )
     decision = monitoring["decision"]
     if not (decision["retrain"] or args.force):
         print("retrain: the monitor does not recommend retraining (--force to retrain anyway)")

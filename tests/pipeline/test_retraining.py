@@ -94,7 +94,7 @@ def test_without_a_recommendation_retraining_needs_force(tmp_path: Path) -> None
     copy_project(tmp_path)
     (tmp_path / "reports/monitoring").mkdir(parents=True)
     (tmp_path / "reports/monitoring/drift.json").write_text(
-        '{"decision": {"retrain": false, "reasons": []}, "months": []}'
+        '{"source": "generator", "decision": {"retrain": false, "reasons": []}, "months": []}'
     )
     result = retrain(tmp_path)
     assert result.returncode == 0 and "does not recommend retraining" in result.stdout

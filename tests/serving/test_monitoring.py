@@ -7,6 +7,7 @@ scikit-learn's on the same (score, outcome) pairs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,12 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.metrics import roc_auc_score
 
+from loanrisk.config import Params
 from loanrisk.monitoring.drift import compare
+from loanrisk.monitoring.monitor import monitor
 from loanrisk.monitoring.profile import SCORE, read_profile
 from serving.app import create_app
+from tests.conftest import LOANS
 from tests.serving.conftest import Store
 from tests.serving.test_api import application, reference, settings
 
@@ -146,3 +150,41 @@ def test_a_model_without_a_profile_serves_but_says_why_it_is_not_monitored(
         answer = client.get("/drift")
     assert answer.status_code == 404
     assert "no reference profile" in answer.json()["detail"]
+
+
+def test_the_offline_monitor_reads_the_services_captures_joined_with_feedback(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame], params: Params
+) -> None:
+    """`monitor.source: captures`: the service's own predictions, outcomes as reported."""
+    rows = splits["test"].head(600).copy()
+    rows["credit_utilization"] = np.minimum(rows["credit_utilization"] + 0.3, 1.0)
+    captures = tmp_path / "captures"
+    with TestClient(create_app(settings(store, tmp_path, capture_dir=captures))) as client:
+        predictions = send(client, rows)
+        labelled = rows.head(500)  # the last 100 outcomes are not reported yet
+        for _, row in labelled.iterrows():
+            outcome = {"id": str(row["application_id"]), "outcome": int(row["defaulted"])}
+            assert client.post("/feedback", json=outcome).status_code == 202
+    source = params.model_copy(
+        update={"monitor": params.monitor.model_copy(update={"source": str(captures)})}
+    )
+    evaluated = {
+        "policy": json.loads((store.champion / "policy.json").read_text()),
+        "test": {"roc_auc": 0.8, "ece": 0.01},
+        "roc_auc_ci95": {"low": 0.78},
+    }
+
+    def never(frame: pd.DataFrame) -> np.ndarray:
+        raise AssertionError("captured rows carry the service's scores")
+
+    report = monitor(
+        source, LOANS, never, read_profile(store.champion), evaluated, splits["train"]
+    ).report
+    (month,) = report["months"]
+    assert report["source"] == str(captures) and report["as_of"] is None
+    assert month["rows"] == month["scored"] == 600
+    assert "credit_utilization" in month["drift"]["drifted_features"]
+    assert month["outcomes_known"] and month["quality"]["outcomes"] == 500
+    scores = [p["probability"] for p in predictions[:500]]
+    expected = roc_auc_score(labelled["defaulted"].astype(int), scores)
+    assert month["quality"]["roc_auc"] == pytest.approx(expected, abs=1e-12)

@@ -60,20 +60,22 @@ def assess(
     dataset: Declaration,
     params: Params,
     baseline: Baseline,
-    as_of: dt.date,
+    as_of: dt.date | None,
     reference: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The whole window, month by month, and the decision.
 
     ``scorer`` scores the rows the contract accepts; None when ``frame`` already carries the
     service's scores (captures). ``contract`` None: the rows were checked already (the
-    service checks every request against the contract before scoring it).
+    service checks every request against the contract before scoring it). ``as_of`` None:
+    an outcome counts as known once reported (captures joined with ``/feedback``); with a
+    date, only outcomes older than the label horizon on that date (a replayed snapshot).
     """
     thresholds = params.monitor
     label = dataset.label.column
     matured_before = (
         maturity_cutoff(as_of, dataset.label.horizon_months or 0)
-        if dataset.timestamp is not None
+        if dataset.timestamp is not None and as_of is not None
         else None
     )
     months: list[dict[str, Any]] = []
@@ -117,7 +119,7 @@ def assess(
         months.append(entry)
     decision = decide(months, matured_rows, params, baseline)
     return {
-        "as_of": as_of.isoformat(),
+        "as_of": as_of.isoformat() if as_of is not None else None,
         "thresholds": thresholds.model_dump(mode="json"),
         "baseline": baseline.__dict__,
         "months": months,

@@ -63,18 +63,18 @@ def monitor(
         roc_auc_low=evaluated["roc_auc_ci95"]["low"],
         ece=evaluated["test"]["ece"],
     )
-    as_of = monitoring_as_of(params)
     replayed = params.monitor.source == "generator"
     if replayed:
         frame = replay(params, dataset.label.horizon_months or 0)
         contract = build_contract(dataset)
+        as_of = monitoring_as_of(params)
         result = assess(
             frame, scorer, policy, profile, contract, dataset, params, baseline, as_of, reference
         )
-    else:
+    else:  # an outcome is known once /feedback reported it
         frame = from_captures(params.monitor.source, dataset)
         result = assess(
-            frame, None, policy, profile, None, dataset, params, baseline, as_of, reference
+            frame, None, policy, profile, None, dataset, params, baseline, None, reference
         )
     report = {
         "source": params.monitor.source,

@@ -22,6 +22,8 @@ from loanrisk.data.declaration import Declaration
 from loanrisk.errors import DataSourceError
 
 SCORE_COLUMN = "score"
+CHAMPION_ROLE = "champion"
+"""The ``role`` of a captured prediction the champion made (serving/capture.py)."""
 MONTH_COLUMN = "month"
 
 
@@ -58,12 +60,16 @@ def replay(params: Params, horizon_months: int) -> pd.DataFrame:
 
 
 def from_captures(directory: str | Path, dataset: Declaration) -> pd.DataFrame:
-    """Captured predictions joined with their outcomes (the label is null until reported)."""
+    """The champion's captured predictions joined with their outcomes (the label is null
+    until reported). Predictions a challenger made (canary, shadow) are left out: the
+    monitor judges the champion against its own reference profile."""
     root = Path(directory)
     records = _records(root / "predictions")
     if not records:
         raise DataSourceError(f"{root}/predictions: no captured predictions to monitor")
     frame = pd.DataFrame.from_records(records)
+    if "role" in frame:  # shadow and canary requests were scored by another model
+        frame = frame[frame["role"] == CHAMPION_ROLE]
     id_column, label = dataset.id.column, dataset.label.column
     outcomes = pd.DataFrame.from_records(
         _records(root / "feedback"), columns=["id", "outcome"]
