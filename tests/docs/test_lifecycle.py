@@ -125,6 +125,7 @@ def top_level() -> set[str]:
 
 
 def make_targets() -> set[str]:
+    """The Makefile's targets, as `make help` lists them."""
     return set(re.findall(r"^([a-zA-Z_-]+):", (ROOT / "Makefile").read_text(), re.M))
 
 
@@ -136,6 +137,7 @@ def functions_in(path: Path) -> set[str]:
 
 
 def has_key(params: Any, dotted: str) -> bool:
+    """Whether ``a.b.c`` names a key of the nested params, section by section."""
     for key in dotted.split("."):
         if not isinstance(params, dict) or key not in params:
             return False
@@ -144,6 +146,7 @@ def has_key(params: Any, dotted: str) -> bool:
 
 
 def loanrisk_commands() -> set[str]:
+    """The subcommands of the `loanrisk` command line, as typer registered them."""
     from loanrisk.cli import app
 
     group = typer.main.get_command(app)
