@@ -65,10 +65,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
 
-serve: setup ## Serve the champion at http://$(HOST):$(PORT) (MODEL_URI, WORKERS=n; see README)
+serve: setup ## Serve the champion at http://127.0.0.1:8000 (HOST=, PORT=, WORKERS=n, MODEL_URI; see README)
 	@rm -rf .prometheus && mkdir -p .prometheus
-	$(if $(filter-out 1,$(WORKERS)),PROMETHEUS_MULTIPROC_DIR=$(abspath .prometheus)) \
-	$(BIN)/uvicorn --factory serving.app:factory --host $(HOST) --port $(PORT) \
+	env $(if $(filter-out 1,$(WORKERS)),PROMETHEUS_MULTIPROC_DIR=$(abspath .prometheus)) \
+		$(BIN)/uvicorn --factory serving.app:factory --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --no-access-log
 
 bench-serve: setup ## Serving latency and throughput vs mlflow models serve (needs wrk: apt-get install -y wrk)

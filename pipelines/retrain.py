@@ -48,7 +48,10 @@ def main() -> None:
         )
     decision = monitoring["decision"]
     if not (decision["retrain"] or args.force):
-        print("retrain: the monitor does not recommend retraining (--force to retrain anyway)")
+        print(
+            "retrain: the monitor does not recommend retraining "
+            "(make retrain FORCE=1, or --force, retrains anyway)"
+        )
         return
     for reason in decision["reasons"]:
         print(f"retrain: because {reason}")

@@ -34,7 +34,12 @@ def main() -> None:
         f"validate: {report['rows_valid']} valid, {report['rows_quarantined']} quarantined "
         f"of {report['rows_in']} -> {VALID}, {QUARANTINE}"
     )
-    ensure_acceptable(result, params.contract.max_quarantine_share, project.dataset.where())
+    ensure_acceptable(
+        result,
+        params.contract.max_quarantine_share,
+        project.dataset.where(),
+        f"{SUMMARY} and {QUARANTINE}",
+    )
 
 
 if __name__ == "__main__":

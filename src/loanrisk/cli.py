@@ -151,7 +151,7 @@ def validate(
         where = failure["column"] or "(row)"
         examples = failure["examples"][:3]
         print(f"  {where}: {failure['check']} in {failure['rows']} rows, e.g. {examples}")
-    ensure_acceptable(result, share, dataset.where())
+    ensure_acceptable(result, share, dataset.where(), str(out_dir) if out_dir else None)
 
 
 @app.command(

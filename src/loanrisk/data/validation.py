@@ -107,12 +107,15 @@ def validate_batch(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> Validatio
 
 
 def ensure_acceptable(
-    result: ValidationResult, max_quarantine_share: float, declaration: str = "the contract"
+    result: ValidationResult,
+    max_quarantine_share: float,
+    declaration: str = "the contract",
+    report: str | None = None,
 ) -> None:
     """Raise :class:`ContractError` when the batch is broken or too much of it is quarantined.
 
     ``declaration`` names where the contract comes from, so the message says which file to
-    compare the data with.
+    compare the data with; ``report``, where the rows and their reasons were written.
     """
     if result.batch_errors:
         raise ContractError(
@@ -128,9 +131,11 @@ def ensure_acceptable(
             if worst
             else ""
         )
+        where = f"; every row and its reason: {report}" if report else ""
         raise ContractError(
             f"{len(result.quarantine)} of {result.rows_in} rows quarantined "
-            f"({result.quarantined_share:.1%} > {max_quarantine_share:.1%} allowed){common}"
+            f"({result.quarantined_share:.1%} > {max_quarantine_share:.1%} allowed by "
+            f"contract.max_quarantine_share){common}{where}"
         )
 
 

@@ -21,8 +21,9 @@ from loanrisk.monitoring.profile import Profile
 from loanrisk.monitoring.window import from_captures, monitoring_as_of, replay
 
 NOT_REPLAYABLE = (
-    "the generator replays production only for its own data; set monitor.source to the "
-    "service's capture directory (captures) to monitor this dataset"
+    "data.source is a file, and the generator replays production only for a model trained "
+    "on its own draws (data.source: generator); to monitor this model, point monitor.source "
+    "at the service's capture directory (captures)"
 )
 
 
