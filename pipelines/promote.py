@@ -119,7 +119,7 @@ def main() -> None:
 
     tracking.configure(project.experiment)
     champion = registry.version_by_alias(name, registry.CHAMPION)
-    challenger = registry.version_with_fingerprint(name, fp)
+    challenger = registry.version_with_fingerprint(name, fp, candidate["policy"])
     registered = challenger is None
     if challenger is None:
         run_id = tracking.find_run("candidate", fp)
@@ -152,7 +152,8 @@ def main() -> None:
             mode=params.gate.mode,
             passed=None,
             promoted=False,
-            reason="the candidate is the champion already (same fingerprint): nothing to judge",
+            reason="the candidate is the champion already (same fingerprint and policy): "
+            "nothing to judge",
             criteria=[c.as_dict() for c in alone],
             failures=[],
         )

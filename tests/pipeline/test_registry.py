@@ -82,6 +82,10 @@ def test_promotion_and_rollback_walk_the_champion_chain(
     assert registry.rolled_back_fingerprints(NAME) == {"fp-2"}
     assert str(registry.version_with_fingerprint(NAME, "fp-1").version) == v1
     assert registry.version_with_fingerprint(NAME, "fp-3") is None
+    # The same model with another decision policy (new costs) is another release.
+    assert str(registry.version_with_fingerprint(NAME, "fp-1", POLICY_VALUES).version) == v1
+    cheaper = {**POLICY_VALUES, "threshold": 0.25}
+    assert registry.version_with_fingerprint(NAME, "fp-1", cheaper) is None
 
     with pytest.raises(RegistryError, match="nothing to roll back to"):
         registry.rollback(NAME, by="alice", reason="again")

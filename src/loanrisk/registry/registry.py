@@ -78,9 +78,22 @@ def versions(name: str) -> list[ModelVersion]:
     return found
 
 
-def version_with_fingerprint(name: str, fingerprint: str) -> ModelVersion | None:
-    """The oldest version of ``name`` holding exactly this model, if any."""
-    same = [v for v in versions(name) if v.tags.get(FINGERPRINT) == fingerprint]
+def version_with_fingerprint(
+    name: str, fingerprint: str, policy: dict[str, float] | None = None
+) -> ModelVersion | None:
+    """The oldest version of ``name`` holding exactly this model (and, given ``policy``,
+    deciding with exactly this policy), if any.
+
+    A release is the model and its decision policy together: new costs in params.yaml
+    move the threshold without changing one byte of the model, and a version found by the
+    model alone would keep serving the old threshold.
+    """
+    same = [
+        v
+        for v in versions(name)
+        if v.tags.get(FINGERPRINT) == fingerprint
+        and (policy is None or tag_json(v, "policy") == policy)
+    ]
     return min(same, key=lambda v: int(v.version)) if same else None
 
 
