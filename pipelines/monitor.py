@@ -11,7 +11,7 @@ Writes ``reports/monitoring/drift.json`` and ``reports/monitoring/report.html`` 
 self-contained page), and ``data/monitoring/window.parquet``: for a replay the window as
 ingest would see it on the monitoring date (contract-valid rows, outcomes younger than the
 label horizon unknown), which is what `make retrain` trains on; for captures the champion's
-applications with the outcomes reported so far.
+applications as dataset rows (stamped when they arrived) with the outcomes reported so far.
 """
 
 import _installed  # noqa: F401 - first: says how to install the project if it is missing
@@ -27,7 +27,7 @@ from loanrisk.models.canonical import fingerprint
 from loanrisk.monitoring.monitor import monitor, why_not_monitored
 from loanrisk.monitoring.profile import read_profile
 from loanrisk.monitoring.report import render
-from loanrisk.monitoring.window import MONTH_COLUMN
+from loanrisk.monitoring.window import MONTH_COLUMN, as_dataset_rows
 from loanrisk.project import load_project
 from loanrisk.scoring import score
 
@@ -75,8 +75,8 @@ def main() -> None:
     window = monitored.window
     if monitored.replayed:
         window = validate_batch(window.drop(columns=[MONTH_COLUMN]), build_contract(dataset)).valid
-    else:  # the applications as sent, with the outcomes reported so far
-        window = stage.parquet_safe(window[[c for c in dataset.all_columns if c in window]])
+    else:  # the applications as sent, stamped when they arrived, outcomes reported so far
+        window = stage.parquet_safe(as_dataset_rows(window, dataset))
     stage.write_parquet(WINDOW, window)
     decision = result["decision"]
     verdict_line = "retrain recommended" if decision["retrain"] else "no retraining needed"

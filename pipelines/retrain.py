@@ -2,8 +2,10 @@
 
 Reads the monitor's decision (``reports/monitoring/drift.json``); unless it recommends
 retraining (or ``--force``), stops there. Otherwise writes the recent months of the window
-to ``data/monitoring/retrain.parquet``, points params.yaml at them (data source, snapshot
-date, split dates; see :mod:`loanrisk.monitoring.retrain`) and runs `dvc repro`: the same
+(replayed by the generator or captured by the service, whichever the monitor judged; outcomes
+younger than the label horizon held back) to ``data/monitoring/retrain.parquet``, points
+params.yaml at them (data source, snapshot date, split dates; see
+:mod:`loanrisk.monitoring.retrain`) and runs `dvc repro`: the same
 training, evaluation and gate. The champion changes only if the gate passes, and the gate
 compares champion and challenger on the same recent rows. Commit params.yaml and dvc.lock
 afterwards: a retrain is a release.
@@ -22,7 +24,7 @@ import pandas as pd
 
 from loanrisk import stage
 from loanrisk.errors import LoanriskError
-from loanrisk.monitoring.retrain import plan, recent_only, set_params
+from loanrisk.monitoring.retrain import prepare, set_params
 from loanrisk.project import load_project
 
 DRIFT = "reports/monitoring/drift.json"
@@ -41,11 +43,6 @@ def main() -> None:
     monitoring = stage.read_json(DRIFT)
     if monitoring.get("skipped"):
         raise LoanriskError(f"retrain: the monitor judged no window ({monitoring['skipped']})")
-    if monitoring.get("source") != "generator":
-        raise LoanriskError(
-            "retrain: make retrain trains on the replayed window; for captures, export the "
-            f"labelled rows of {WINDOW} as a data source and run the pipeline on them"
-        )
     decision = monitoring["decision"]
     if not (decision["retrain"] or args.force):
         print(
@@ -55,13 +52,18 @@ def main() -> None:
         return
     for reason in decision["reasons"]:
         print(f"retrain: because {reason}")
+    if not Path(WINDOW).is_file():
+        raise LoanriskError(f"{WINDOW} not found: run `make repro` first (the monitor stage)")
     cfg = project.params.monitor
-    chosen = plan(monitoring, RECENT, cfg.retrain_months, cfg.quality_window_months)
-    timestamp = project.dataset.timestamp
-    if timestamp is None:
-        raise LoanriskError("retraining on a window needs a timestamp in the dataset declaration")
-    window = pd.read_parquet(WINDOW)
-    stage.write_parquet(RECENT, recent_only(window, timestamp.column, chosen.train_from))
+    chosen, rows = prepare(
+        pd.read_parquet(WINDOW),
+        monitoring,
+        project.dataset,
+        RECENT,
+        cfg.retrain_months,
+        cfg.quality_window_months,
+    )
+    stage.write_parquet(RECENT, rows)
     PARAMS.write_text(set_params(PARAMS.read_text(), chosen.params()))
     print(
         f"retrain: months {chosen.months[0]}..{chosen.months[-1]}: train from "

@@ -129,6 +129,6 @@ def parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     kept verbatim as text rather than dropped because Parquet cannot type them.
     """
     out = frame.copy()
-    for column in out.select_dtypes(include="object").columns:
+    for column in [c for c in out.columns if out[c].dtype == object]:  # not the str dtype
         out[column] = out[column].map(lambda v: None if v is None else str(v)).astype("string")
     return out

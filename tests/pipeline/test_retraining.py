@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -92,13 +93,25 @@ def test_the_recession_raises_the_alarm_and_retraining_replaces_the_champion(
 
 def test_without_a_recommendation_retraining_needs_force(tmp_path: Path) -> None:
     copy_project(tmp_path)
+    before = (tmp_path / "params.yaml").read_text()
     (tmp_path / "reports/monitoring").mkdir(parents=True)
     (tmp_path / "reports/monitoring/drift.json").write_text(
-        '{"source": "generator", "decision": {"retrain": false, "reasons": []}, "months": []}'
+        '{"source": "generator", "as_of": "2027-01-01", "months": [],'
+        ' "decision": {"retrain": false, "reasons": []}}'
     )
     result = retrain(tmp_path)
     assert result.returncode == 0 and "does not recommend retraining" in result.stdout
-    assert "data:" in (tmp_path / "params.yaml").read_text()
+    assert (tmp_path / "params.yaml").read_text() == before
+    forced = retrain(tmp_path, "--force")
+    assert forced.returncode == 1  # no window: the monitor stage has not run
+    assert forced.stderr.strip().count("\n") == 0 and "make repro" in forced.stderr
+    # A window whose outcomes are all younger than the label horizon: nothing to learn from.
+    young = pd.DataFrame(
+        {"applied_at": pd.to_datetime(["2026-03-05", "2026-11-20"]), "defaulted": [0, 1]}
+    )
+    (tmp_path / "data/monitoring").mkdir(parents=True)
+    young.to_parquet(tmp_path / "data/monitoring/window.parquet")
     forced = retrain(tmp_path, "--force")
     assert forced.returncode == 1
-    assert forced.stderr.strip().count("\n") == 0 and "matured outcomes" in forced.stderr
+    assert forced.stderr.strip().count("\n") == 0 and "0 month(s) of matured" in forced.stderr
+    assert (tmp_path / "params.yaml").read_text() == before

@@ -7,6 +7,7 @@ scikit-learn's on the same (score, outcome) pairs.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +20,18 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sklearn.metrics import roc_auc_score
 
+from loanrisk import stage
 from loanrisk.config import Params
+from loanrisk.data.contract import contract_for, maturity_cutoff
+from loanrisk.data.generator import GeneratorSpec, generate
+from loanrisk.data.readers import read_table
+from loanrisk.data.split import out_of_time_split
+from loanrisk.data.validation import validate_batch
 from loanrisk.monitoring.drift import compare
 from loanrisk.monitoring.monitor import monitor
 from loanrisk.monitoring.profile import SCORE, read_profile
+from loanrisk.monitoring.retrain import prepare
+from loanrisk.monitoring.window import as_dataset_rows, from_captures
 from serving.app import create_app
 from tests.conftest import LOANS
 from tests.serving.conftest import Store
@@ -188,3 +197,74 @@ def test_the_offline_monitor_reads_the_services_captures_joined_with_feedback(
     scores = [p["probability"] for p in predictions[:500]]
     expected = roc_auc_score(labelled["defaulted"].astype(int), scores)
     assert month["quality"]["roc_auc"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_captured_traffic_retrains_on_outcomes_older_than_the_horizon(
+    store: Store, tmp_path: Path, params: Params, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make retrain` from captures: the service's own requests and reported outcomes become
+    rows the contract accepts, young outcomes held back, split into the recent months.
+
+    Twenty months of traffic go through the real service, each day's requests stamped by a
+    clock set to that day; every outcome is reported, even those younger than the label
+    horizon on the day of the snapshot (a repaid loan reported early is not yet a 0).
+    """
+    spec = GeneratorSpec(
+        seed=11,
+        start=dt.date(2024, 1, 1),
+        months=20,
+        n_applications=20 * 120,
+        as_of=dt.date(2030, 1, 1),  # every outcome known: the lender reports them all
+    )
+    traffic = generate(spec)
+    captures = tmp_path / "captures"
+    with TestClient(create_app(settings(store, tmp_path, capture_dir=captures))) as client:
+        for _, day in traffic.groupby(traffic["applied_at"].dt.date):
+            arrived = day["applied_at"].iloc[0].tz_localize(dt.UTC).to_pydatetime()
+            monkeypatch.setattr("serving.app.now", lambda arrived=arrived: arrived)
+            send(client, day)
+        for _, row in traffic.iterrows():
+            outcome = {"id": str(row["application_id"]), "outcome": int(row["defaulted"])}
+            assert client.post("/feedback", json=outcome).status_code == 202
+
+    window = stage.parquet_safe(as_dataset_rows(from_captures(captures, LOANS), LOANS))
+    path = tmp_path / "window.parquet"
+    stage.write_parquet(path, window)
+    monitoring = {"source": str(captures), "as_of": None}
+    chosen, rows = prepare(pd.read_parquet(path), monitoring, LOANS, "retrain.parquet", 12, 3)
+
+    # Snapshot the day after the newest request (2025-08); outcomes matured by 2024-08 only.
+    newest = traffic["applied_at"].max().normalize()
+    assert chosen.as_of == (newest + pd.Timedelta(days=1)).date().isoformat()
+    assert chosen.months == tuple(f"2024-{m:02d}" for m in range(1, 9))
+    assert (chosen.train_from, chosen.valid_from, chosen.test_from) == (
+        "2024-01-01",
+        "2024-03-01",
+        "2024-06-01",
+    )
+    young = rows["applied_at"] > maturity_cutoff(dt.date.fromisoformat(chosen.as_of), 12)
+    assert young.any() and rows.loc[young, "defaulted"].isna().all()
+    truth = traffic.set_index("application_id")["defaulted"]
+    old = rows[~young]
+    assert (old["defaulted"].to_numpy() == truth[old["application_id"]].to_numpy()).all()
+    assert len(rows) == len(traffic)  # no row lost on the way
+
+    # The training run reads them back as ingest does; its contract and split accept them.
+    stage.write_parquet(tmp_path / "retrain.parquet", rows)
+    ingested = read_table(str(tmp_path / "retrain.parquet"), "applied_at")
+    as_of = dt.date.fromisoformat(chosen.as_of)
+    schema = contract_for(LOANS, as_of, params.contract.max_staleness_days)
+    checked = validate_batch(ingested, schema)
+    assert len(checked.quarantine) == 0, checked.failures
+    valid_from, test_from = (
+        dt.date.fromisoformat(d) for d in (chosen.valid_from, chosen.test_from)
+    )
+    split = out_of_time_split(
+        checked.valid, LOANS, valid_from, test_from, maturity_cutoff(as_of, 12)
+    ).parts()
+    assert split["test"]["applied_at"].dt.strftime("%Y-%m").unique().tolist() == [
+        "2024-06",
+        "2024-07",
+        "2024-08",
+    ]
+    assert len(split["train"]) and len(split["valid"])

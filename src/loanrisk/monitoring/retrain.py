@@ -12,18 +12,28 @@ outcome in the window is already known on the monitoring date, which is when the
 model is deployed, so nothing it learns was unknown at its deployment. What the test
 measures is how the challenger does on the most recent known months, beside the champion.
 
+The window is the generator's replay or the service's captures (`monitor.source`), in the
+dataset's own columns either way. A replay is a snapshot on the monitoring date, its young
+outcomes already unknown. Captures are snapshotted the day after the newest request, and an
+outcome reported before the label horizon has passed is held back (:func:`hide_young_outcomes`):
+a loan reported as repaid three months in is not yet known not to default within twelve,
+and keeping only the early defaults would teach the model a default rate that is too high.
+
 The change is written into ``params.yaml`` (comments kept) for `dvc repro` to run: a retrain
 is a release like any other, reviewed as a diff of params.yaml and dvc.lock and committed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
+from loanrisk.data.contract import maturity_cutoff
+from loanrisk.data.declaration import Declaration
 from loanrisk.errors import ConfigError
 
 
@@ -47,11 +57,38 @@ class RetrainPlan:
         }
 
 
+def snapshot_date(window: pd.DataFrame, timestamp: str) -> dt.date:
+    """The day after the newest row: when a snapshot of captured traffic is taken."""
+    newest = window[timestamp].max()
+    if pd.isna(newest):
+        raise ConfigError("the monitored window has no rows to retrain on")
+    return (pd.Timestamp(newest).normalize() + pd.Timedelta(days=1)).date()
+
+
+def hide_young_outcomes(
+    window: pd.DataFrame, timestamp: str, label: str, matured_by: pd.Timestamp
+) -> pd.DataFrame:
+    """The window with the outcomes of rows younger than the label horizon set unknown."""
+    out = window.copy()
+    out[label] = out[label].mask(out[timestamp] > matured_by)
+    return out
+
+
+def matured_months(
+    window: pd.DataFrame, timestamp: str, label: str, matured_by: pd.Timestamp
+) -> list[str]:
+    """The months (``YYYY-MM``, oldest first) that ended by ``matured_by`` and have outcomes."""
+    known = window[window[label].notna() & (window[timestamp] <= matured_by)]
+    months = sorted(set(known[timestamp].dt.strftime("%Y-%m")))
+    second = pd.Timedelta(seconds=1)  # a month's last instant, as the monitor counts them
+    return [m for m in months if pd.Timestamp(m) + pd.DateOffset(months=1) - second <= matured_by]
+
+
 def plan(
-    monitoring: dict[str, Any], window: str, retrain_months: int, test_months: int
+    matured: list[str], as_of: dt.date, window: str, retrain_months: int, test_months: int
 ) -> RetrainPlan:
-    """Where each split of the retraining run starts, from the monitor's report."""
-    matured = [m["month"] for m in monitoring["months"] if m.get("outcomes_known")]
+    """Where each split of the retraining run starts: the most recent ``retrain_months`` of
+    the ``matured`` months; the last ``test_months`` test, as many before them validate."""
     recent = matured[-retrain_months:]
     if len(recent) < 2 * test_months + 1:
         raise ConfigError(
@@ -62,12 +99,37 @@ def plan(
         )
     return RetrainPlan(
         source=window,
-        as_of=monitoring["as_of"],
+        as_of=as_of.isoformat(),
         train_from=f"{recent[0]}-01",
         valid_from=f"{recent[-2 * test_months]}-01",
         test_from=f"{recent[-test_months]}-01",
         months=tuple(recent),
     )
+
+
+def prepare(
+    window: pd.DataFrame,
+    monitoring: dict[str, Any],
+    dataset: Declaration,
+    source: str,
+    retrain_months: int,
+    test_months: int,
+) -> tuple[RetrainPlan, pd.DataFrame]:
+    """The plan of a retraining run and the rows it trains on (to be written to ``source``).
+
+    ``window`` is what the monitor wrote, ``monitoring`` its report: a replay is snapshotted
+    on the report's date, captures on the day after their newest request.
+    """
+    if dataset.timestamp is None:
+        raise ConfigError("retraining on a window needs a timestamp in the dataset declaration")
+    stamp, label = dataset.timestamp.column, dataset.label.column
+    replayed = monitoring.get("source") == "generator"
+    as_of = dt.date.fromisoformat(monitoring["as_of"]) if replayed else snapshot_date(window, stamp)
+    matured_by = maturity_cutoff(as_of, dataset.label.horizon_months or 0)
+    window = hide_young_outcomes(window, stamp, label, matured_by)
+    matured = matured_months(window, stamp, label, matured_by)
+    chosen = plan(matured, as_of, source, retrain_months, test_months)
+    return chosen, recent_only(window, stamp, chosen.train_from)
 
 
 def recent_only(frame: pd.DataFrame, timestamp: str, train_from: str) -> pd.DataFrame:

@@ -22,6 +22,8 @@ from loanrisk.data.declaration import Declaration
 from loanrisk.errors import DataSourceError
 
 SCORE_COLUMN = "score"
+ARRIVED_COLUMN = "at"
+"""When the service received a captured request (UTC, ISO 8601)."""
 CHAMPION_ROLE = "champion"
 """The ``role`` of a captured prediction the champion made (serving/capture.py)."""
 MONTH_COLUMN = "month"
@@ -79,8 +81,26 @@ def from_captures(directory: str | Path, dataset: Declaration) -> pd.DataFrame:
         outcomes.rename(columns={"id": id_column, "outcome": label}), on=id_column, how="left"
     )
     frame[label] = frame[label].astype("Int8")
-    frame[MONTH_COLUMN] = pd.to_datetime(frame["at"], utc=True).dt.strftime("%Y-%m")
+    frame[MONTH_COLUMN] = pd.to_datetime(frame[ARRIVED_COLUMN], utc=True).dt.strftime("%Y-%m")
     return frame
+
+
+def as_dataset_rows(captured: pd.DataFrame, dataset: Declaration) -> pd.DataFrame:
+    """Captured predictions as rows of the dataset (its declared columns, nothing else).
+
+    A request carries no timestamp: the moment the service received it stands for one (in
+    UTC, without a zone, as ingest reads timestamps), since an application is scored when it
+    is filed. Protected attributes a request left out stay null, and the contract says so
+    when the rows are ingested.
+    """
+    rows = captured.copy()
+    if dataset.timestamp is not None:
+        arrived = pd.to_datetime(rows[ARRIVED_COLUMN], utc=True)
+        rows[dataset.timestamp.column] = arrived.dt.tz_localize(None)
+    for column in dataset.all_columns:
+        if column not in rows:
+            rows[column] = None
+    return rows[list(dataset.all_columns)].reset_index(drop=True)
 
 
 def _records(folder: Path) -> list[dict[str, object]]:
