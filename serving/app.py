@@ -9,7 +9,6 @@ Run it with `make serve` (uvicorn on 127.0.0.1:8000, `WORKERS=n` for several pro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import os
@@ -136,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if service.monitor is not None:
             service.monitor.close()
         service.executor.shutdown(wait=False, cancel_futures=True)
+        metrics.leave()
 
     app = FastAPI(
         title="Loan risk service",
@@ -590,8 +590,7 @@ async def _swap(service: Service, uri: str) -> Response:
     metrics.READY.set(1)
     metrics.RELOADS.labels("succeeded").inc()
     if old is not None:
-        with contextlib.suppress(KeyError):
-            metrics.MODEL_INFO.remove(old.name, old.version, CHAMPION, old.path)
+        metrics.retire(metrics.MODEL_INFO, old.name, old.version, CHAMPION, old.path)
     _announce(fresh, CHAMPION)
     return JSON(
         {

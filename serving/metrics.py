@@ -139,11 +139,41 @@ def child(metric: Any, *labels: str) -> Any:
 
 
 def forget(*metrics: Any) -> None:
-    """Remove every labelled child of ``metrics`` (a new champion brings other bins)."""
+    """Remove every labelled child of ``metrics`` (a new champion brings other bins).
+
+    Under several workers a removed child lives on: its value stays in the worker's file
+    under ``PROMETHEUS_MULTIPROC_DIR``, which every scrape reads. So a gauge's children are
+    set to 0 first, which the rules and the dashboard read as absent (a share of 0 is no
+    bin, a ``loanrisk_model_info`` of 0 is a model no longer loaded). A counter needs
+    nothing: its series simply stops growing.
+    """
     for metric in metrics:
+        if isinstance(metric, Gauge):
+            for family in metric.collect():
+                for sample in family.samples:
+                    metric.labels(**sample.labels).set(0)
         metric.clear()
         for key in [k for k in _CHILDREN if k[0] == id(metric)]:
             del _CHILDREN[key]
+
+
+def retire(metric: Gauge, *labels: str) -> None:
+    """Remove one child of a gauge, zeroed first for the reason :func:`forget` gives."""
+    metric.labels(*labels).set(0)
+    metric.remove(*labels)
+    _CHILDREN.pop((id(metric), labels), None)
+
+
+def leave() -> None:
+    """Take this worker's gauges out of the shared view when it stops (several workers).
+
+    A worker uvicorn restarts (``kill -HUP``, the way to reload every worker at once) would
+    otherwise leave its last ``loanrisk_ready`` and ``loanrisk_model_info`` in every scrape.
+    A worker that crashes cannot do this; its gauges stay until the directory is emptied,
+    which `make serve` does at start.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def exposition() -> tuple[bytes, str]:

@@ -101,7 +101,8 @@ def stack(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
             "prometheus is not installed (Debian package `prometheus`; .ci/run installs it)"
         )
     tmp_path = tmp_path_factory.mktemp("prometheus-live")
-    with uvicorn(store, tmp_path) as url:
+    with uvicorn(store, tmp_path) as server:
+        url = server.url
         port = free_port()
         log = tmp_path / "prometheus.log"
         command = [

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -10,7 +13,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -30,19 +35,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def uvicorn(store: Store, tmp_path: Path, workers: int = 1) -> Iterator[str]:
-    """`uvicorn --factory serving.app:factory`, as `make serve` runs it; yields its URL."""
+def uvicorn(
+    store: Store, tmp_path: Path, workers: int = 1, model: Path | None = None
+) -> Iterator[Server]:
+    """`uvicorn --factory serving.app:factory`, as `make serve` runs it, once ready.
+
+    Several workers share one metrics view through ``PROMETHEUS_MULTIPROC_DIR``, as under
+    `make serve`; ``model`` is the bundle served (the store's champion by default).
+    """
     port = free_port()
     env = {
         **os.environ,
-        "LOANRISK_MODEL_URI": str(store.champion),
+        "LOANRISK_MODEL_URI": str(model or store.champion),
         "LOANRISK_DATASET": DECLARATION,
         "LOANRISK_ADMIN_TOKEN": TOKEN,
         "LOANRISK_CAPTURE_DIR": str(tmp_path / "captures"),
         "LOANRISK_LOG_REQUESTS": "false",
     }
-    if workers > 1:
+    if workers > 1 or model is not None:
         multiproc = tmp_path / "prometheus"
         multiproc.mkdir(exist_ok=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
@@ -74,7 +91,7 @@ def uvicorn(store: Store, tmp_path: Path, workers: int = 1) -> Iterator[str]:
         else:
             server.terminate()
             raise AssertionError(server.communicate(timeout=10)[0].decode()[-3000:])
-        yield url
+        yield Server(url, server)
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -84,7 +101,8 @@ def test_a_real_server_answers_and_reloads_under_load_without_a_failure(
     store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
 ) -> None:
     rows = [application(splits["test"], i) for i in range(50)]
-    with uvicorn(store, tmp_path) as url:
+    with uvicorn(store, tmp_path) as server:
+        url = server.url
         failures: list[str] = []
         answered = [0]
         stop = threading.Event()
@@ -120,8 +138,8 @@ def test_several_workers_share_one_metrics_view(
     store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
 ) -> None:
     with (
-        uvicorn(store, tmp_path, workers=2) as url,
-        httpx.Client(base_url=url, timeout=10) as client,
+        uvicorn(store, tmp_path, workers=2) as server,
+        httpx.Client(base_url=server.url, timeout=10) as client,
     ):
         for i in range(40):
             response = client.post("/predict", json=application(splits["test"], i))
@@ -134,3 +152,69 @@ def test_several_workers_share_one_metrics_view(
         if s.labels.get("route") == "/predict" and s.name.endswith("_total")
     )
     assert predicted == 40  # every worker's requests, whichever answered the scrape
+
+
+def test_a_reload_under_the_multiprocess_metrics_leaves_no_stale_model_or_profile(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    """Under ``PROMETHEUS_MULTIPROC_DIR`` a removed series stays in the worker's file and
+    in every scrape: after a reload to another model the old one must read 0 (the rules and
+    the dashboard leave zeros out), and the reference shares served must be the new
+    profile's alone, summing to 1 per feature as the recording rules require."""
+    served = tmp_path / "bundle"
+    shutil.copytree(store.champion, served)
+    auth = {"authorization": f"Bearer {TOKEN}"}
+
+    def scrape(client: httpx.Client) -> dict[str, Any]:
+        text = client.get("/metrics").text
+        return {f.name: f for f in text_string_to_metric_families(text)}
+
+    with (
+        uvicorn(store, tmp_path, model=served) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        for i in range(20):
+            assert client.post("/predict", json=application(splits["test"], i)).is_success
+        before = client.get("/model").json()["version"]
+        shutil.rmtree(served)
+        shutil.copytree(store.challenger, served)
+        reload = client.post("/admin/reload", headers=auth)
+        assert reload.status_code == 200 and reload.json()["reloaded"], reload.text
+        after = reload.json()["serving_version"]
+        assert after != before
+        families = scrape(client)
+
+    loaded = {s.labels["version"]: s.value for s in families["loanrisk_model_info"].samples}
+    assert loaded == {before: 0.0, after: 1.0}
+    shares: dict[str, float] = {}
+    for sample in families["loanrisk_drift_reference_share"].samples:
+        if sample.value > 0:
+            feature = sample.labels["feature"]
+            shares[feature] = shares.get(feature, 0.0) + sample.value
+    assert shares and all(abs(total - 1) < 1e-9 for total in shares.values()), shares
+
+
+def test_workers_restarted_together_leave_no_gauges_behind(store: Store, tmp_path: Path) -> None:
+    """`kill -HUP` makes uvicorn restart every worker, one after the other (how all of them
+    load a new champion without a gap); the workers that stopped must leave the shared view,
+    or every scrape would report their last ``loanrisk_ready`` and ``loanrisk_model_info``."""
+
+    def live(client: httpx.Client) -> set[str]:
+        text = client.get("/metrics").text
+        (ready,) = [f for f in text_string_to_metric_families(text) if f.name == "loanrisk_ready"]
+        return {s.labels["pid"] for s in ready.samples}
+
+    with (
+        uvicorn(store, tmp_path, workers=2) as server,
+        httpx.Client(base_url=server.url, timeout=10) as client,
+    ):
+        before = live(client)
+        assert len(before) == 2
+        server.process.send_signal(signal.SIGHUP)  # a rolling restart: new worker, then old out
+        deadline = time.monotonic() + 60
+        after = before
+        while time.monotonic() < deadline and not (len(after) == 2 and after.isdisjoint(before)):
+            time.sleep(0.5)
+            with contextlib.suppress(httpx.TransportError):
+                after = live(client)
+        assert len(after) == 2 and after.isdisjoint(before), (before, after)
