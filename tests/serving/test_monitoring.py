@@ -28,10 +28,11 @@ from loanrisk.data.readers import read_table
 from loanrisk.data.split import out_of_time_split
 from loanrisk.data.validation import validate_batch
 from loanrisk.monitoring.drift import compare
-from loanrisk.monitoring.monitor import monitor
+from loanrisk.monitoring.monitor import Monitored, monitor
 from loanrisk.monitoring.profile import SCORE, read_profile
 from loanrisk.monitoring.retrain import prepare
 from loanrisk.monitoring.window import as_dataset_rows, from_captures
+from loanrisk.scoring import score
 from serving.app import create_app
 from tests.conftest import LOANS
 from tests.serving.conftest import Store
@@ -164,7 +165,8 @@ def test_a_model_without_a_profile_serves_but_says_why_it_is_not_monitored(
 def test_the_offline_monitor_reads_the_services_captures_joined_with_feedback(
     store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame], params: Params
 ) -> None:
-    """`monitor.source: captures`: the service's own predictions, outcomes as reported."""
+    """`monitor.source: captures`: the service's own traffic, outcomes as reported, scored
+    again by the model judged; where that model answered, its scores are the service's."""
     rows = splits["test"].head(600).copy()
     rows["credit_utilization"] = np.minimum(rows["credit_utilization"] + 0.3, 1.0)
     captures = tmp_path / "captures"
@@ -182,21 +184,31 @@ def test_the_offline_monitor_reads_the_services_captures_joined_with_feedback(
         "test": {"roc_auc": 0.8, "ece": 0.01},
         "roc_auc_ci95": {"low": 0.78},
     }
+    profile = read_profile(store.champion)
 
-    def never(frame: pd.DataFrame) -> np.ndarray:
-        raise AssertionError("captured rows carry the service's scores")
+    def judged(model: Any) -> Monitored:
+        return monitor(
+            source, LOANS, lambda f: score(model, f, LOANS), profile, evaluated, splits["train"]
+        )
 
-    report = monitor(
-        source, LOANS, never, read_profile(store.champion), evaluated, splits["train"]
-    ).report
+    report = judged(store.champion_model).report
     (month,) = report["months"]
     assert report["source"] == str(captures) and report["as_of"] is None
+    assert report["served_by"] == {predictions[0]["model_version"]: 600}
     assert month["rows"] == month["scored"] == 600
     assert "credit_utilization" in month["drift"]["drifted_features"]
     assert month["outcomes_known"] and month["quality"]["outcomes"] == 500
-    scores = [p["probability"] for p in predictions[:500]]
-    expected = roc_auc_score(labelled["defaulted"].astype(int), scores)
-    assert month["quality"]["roc_auc"] == pytest.approx(expected, abs=1e-12)
+    served = [p["probability"] for p in predictions[:500]]
+    expected = roc_auc_score(labelled["defaulted"].astype(int), served)
+    assert month["quality"]["roc_auc"] == pytest.approx(expected, abs=1e-9)
+
+    # Another model judged on the same traffic: its own figures, not the service's.
+    other = judged(store.challenger_model).report["months"][0]
+    p_other = score(store.challenger_model, labelled, LOANS)
+    mine = roc_auc_score(labelled["defaulted"].astype(int), p_other)
+    assert other["quality"]["roc_auc"] == pytest.approx(mine, abs=1e-12)
+    assert abs(mine - expected) > 1e-4
+    assert other["drift"] == month["drift"]  # the applicants did not change
 
 
 def test_captured_traffic_retrains_on_outcomes_older_than_the_horizon(

@@ -31,7 +31,7 @@ from loanrisk.evaluation.policy import APPROVE, DecisionPolicy
 from loanrisk.monitoring.drift import DriftReport, compare
 from loanrisk.monitoring.profile import SCORE, Profile, smoothed
 from loanrisk.monitoring.quality import protected_groups, quality
-from loanrisk.monitoring.window import MONTH_COLUMN, SCORE_COLUMN
+from loanrisk.monitoring.window import MONTH_COLUMN
 
 Scorer = Callable[[pd.DataFrame], np.ndarray]
 
@@ -53,7 +53,7 @@ class Baseline:
 
 def assess(
     frame: pd.DataFrame,
-    scorer: Scorer | None,
+    scorer: Scorer,
     policy: DecisionPolicy,
     profile: Profile,
     contract: pa.DataFrameSchema | None,
@@ -65,11 +65,11 @@ def assess(
 ) -> dict[str, Any]:
     """The whole window, month by month, and the decision.
 
-    ``scorer`` scores the rows the contract accepts; None when ``frame`` already carries the
-    service's scores (captures). ``contract`` None: the rows were checked already (the
-    service checks every request against the contract before scoring it). ``as_of`` None:
-    an outcome counts as known once reported (captures joined with ``/feedback``); with a
-    date, only outcomes older than the label horizon on that date (a replayed snapshot).
+    ``scorer`` is the model judged, scoring the rows the contract accepts. ``contract``
+    None: the rows were checked already (the service checks every request against the
+    contract before scoring it). ``as_of`` None: an outcome counts as known once reported
+    (captures joined with ``/feedback``); with a date, only outcomes older than the label
+    horizon on that date (a replayed snapshot).
     """
     thresholds = params.monitor
     label = dataset.label.column
@@ -81,16 +81,13 @@ def assess(
     months: list[dict[str, Any]] = []
     matured_rows: list[pd.DataFrame] = []
     checked = [_check(rows, contract) for _, rows in frame.groupby(MONTH_COLUMN, sort=True)]
-    if scorer is not None:  # one call for the whole window: per month it cost 20 times more
-        everything = pd.concat([valid for _, valid, _, _ in checked], ignore_index=True)
-        all_scores = scorer(everything) if len(everything) else np.empty(0)
-        bounds = np.cumsum([0, *(len(valid) for _, valid, _, _ in checked)])
+    # One call for the whole window: per month it cost 20 times more.
+    everything = pd.concat([valid for _, valid, _, _ in checked], ignore_index=True)
+    all_scores = scorer(everything) if len(everything) else np.empty(0)
+    bounds = np.cumsum([0, *(len(valid) for _, valid, _, _ in checked)])
     for i, (rows, valid, quarantined, failures) in enumerate(checked):
         month = rows[MONTH_COLUMN].iloc[0]
-        if scorer is None:
-            scores = valid[SCORE_COLUMN].to_numpy(float)
-        else:
-            scores = all_scores[bounds[i] : bounds[i + 1]]
+        scores = all_scores[bounds[i] : bounds[i + 1]]
         features = compare(profile, rows, thresholds, reference=reference)
         scored = compare(profile, valid, thresholds, scores=scores) if len(valid) else None
         entry: dict[str, Any] = {

@@ -18,7 +18,12 @@ from loanrisk.data.declaration import Declaration
 from loanrisk.evaluation.policy import DecisionPolicy
 from loanrisk.monitoring.assess import Baseline, Scorer, assess
 from loanrisk.monitoring.profile import Profile
-from loanrisk.monitoring.window import from_captures, monitoring_as_of, replay
+from loanrisk.monitoring.window import (
+    VERSION_COLUMN,
+    from_captures,
+    monitoring_as_of,
+    replay,
+)
 
 NOT_REPLAYABLE = (
     "data.source is a file, and the generator replays production only for a model trained "
@@ -35,6 +40,14 @@ class Monitored:
     report: dict[str, Any]
     window: pd.DataFrame
     replayed: bool
+
+
+def served_by(captured: pd.DataFrame) -> dict[str, int]:
+    """How many captured predictions each model version made."""
+    if VERSION_COLUMN not in captured:
+        return {}
+    counts = captured[VERSION_COLUMN].astype(str).value_counts().sort_index()
+    return {str(version): int(n) for version, n in counts.items()}
 
 
 def why_not_monitored(params: Params) -> str | None:
@@ -55,8 +68,11 @@ def monitor(
     """Judge the production window against ``profile``, month by month, and decide.
 
     ``evaluated`` is the model's entry of reports/metrics.json: its policy and the test
-    figures live quality is compared with. The replayed window is scored by ``scorer`` after
-    the contract; captured rows carry the service's own scores.
+    figures live quality is compared with. Every row is scored by ``scorer``, the model
+    judged, captured rows too: the service may have answered them with another version (a
+    previous champion, a canary), and the question is how this model does on that traffic.
+    Which versions answered is reported (``served_by``); where it was this model, the
+    service's scores are this model's to 1e-9 (tests/serving/test_monitoring.py).
     """
     policy = DecisionPolicy(**evaluated["policy"])
     baseline = Baseline(
@@ -75,11 +91,12 @@ def monitor(
     else:  # an outcome is known once /feedback reported it
         frame = from_captures(params.monitor.source, dataset)
         result = assess(
-            frame, None, policy, profile, None, dataset, params, baseline, None, reference
+            frame, scorer, policy, profile, None, dataset, params, baseline, None, reference
         )
     report = {
         "source": params.monitor.source,
         "scenario": params.data.scenario if replayed else None,
+        "served_by": None if replayed else served_by(frame),
         **result,
     }
     return Monitored(report, frame, replayed)

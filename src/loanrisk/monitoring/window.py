@@ -21,7 +21,8 @@ from loanrisk.config import Params
 from loanrisk.data.declaration import Declaration
 from loanrisk.errors import DataSourceError
 
-SCORE_COLUMN = "score"
+VERSION_COLUMN = "model_version"
+"""The registry version of the model that answered a captured request."""
 ARRIVED_COLUMN = "at"
 """When the service received a captured request (UTC, ISO 8601)."""
 CHAMPION_ROLE = "champion"
