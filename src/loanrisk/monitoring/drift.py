@@ -138,21 +138,40 @@ def _smoothed_masked(
     return np.where(mask, shares, 0.0)
 
 
+EXACT_KS_P_UP_TO = 10_000
+"""Effective sample sizes up to which the KS p-value comes from the finite-n Kolmogorov
+distribution; above, from its limit (within 0.1 % of it at 500,000, where the finite-n
+figure took up to 0.45 s a column)."""
+
+
 def ks_two_sample(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
     """The two-sample KS statistic and its asymptotic two-sided p-value (missing values
-    dropped); the p-value is scipy's Kolmogorov distribution at the effective sample size."""
+    dropped). The p-value is scipy's ``ks_2samp(method="asymp")`` one, the Kolmogorov
+    distribution at the effective sample size, up to :data:`EXACT_KS_P_UP_TO`."""
     a = np.sort(reference[~np.isnan(reference)])
     b = np.sort(current[~np.isnan(current)])
     if not a.size or not b.size:
         return float("nan"), float("nan")
-    both = np.concatenate([a, b])
-    gap = np.abs(
-        np.searchsorted(a, both, side="right") / a.size
-        - np.searchsorted(b, both, side="right") / b.size
-    )
-    d = float(gap.max())
-    effective = round(a.size * b.size / (a.size + b.size))
-    return d, float(stats.kstwo.sf(d, effective))
+    d = max(_largest_gap(a, b), _largest_gap(b, a))
+    effective = a.size * b.size / (a.size + b.size)
+    if effective <= EXACT_KS_P_UP_TO:
+        return d, float(stats.kstwo.sf(d, round(effective)))
+    return d, float(stats.kstwobign.sf(d * np.sqrt(effective)))
+
+
+def _largest_gap(x: np.ndarray, y: np.ndarray) -> float:
+    """The largest gap between the two empirical distributions at the values of ``x``.
+
+    Both sorted. At x's distinct values (the last of each run of ties) x's distribution is
+    the position over its size, so only ``y`` is searched: half the searches of looking
+    every value of both up in both, and the gap is largest at a value of one or the other.
+    """
+    last = np.empty(x.size, dtype=bool)
+    np.not_equal(x[1:], x[:-1], out=last[:-1])
+    last[-1] = True
+    at = np.flatnonzero(last)
+    in_y = np.searchsorted(y, x[at], side="right")
+    return float(np.abs((at + 1) / x.size - in_y / y.size).max())
 
 
 def compare(

@@ -78,13 +78,13 @@ class BinnedFeature:
     def bin_of(self, values: np.ndarray | pd.Series) -> np.ndarray:
         """The bin index of every value (vectorised)."""
         if self.kind == "categorical":
-            series = pd.Series(values, copy=False)
+            # Each distinct value looked up once: mapping a million strings one by one
+            # took a third of a second a column.
+            codes, distinct = pd.factorize(pd.Series(values, copy=False), use_na_sentinel=True)
             known = {c: i for i, c in enumerate(self.categories)}
-            text = series.astype("string")
-            found = text.map(known).astype("float64").to_numpy(copy=True)
-            found[np.isnan(found)] = len(self.categories)  # unseen
-            found[series.isna().to_numpy()] = self.missing_bin
-            return found.astype(np.int64)
+            unseen = len(self.categories)
+            lookup = [known.get(str(v), unseen) for v in distinct]
+            return np.array([*lookup, self.missing_bin], dtype=np.int64)[codes]  # -1: missing
         x = np.asarray(pd.to_numeric(pd.Series(values, copy=False), errors="coerce"), float)
         out: np.ndarray = np.searchsorted(np.asarray(self.edges, float), x, side="left")
         out[np.isnan(x)] = self.missing_bin
