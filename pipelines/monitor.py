@@ -10,8 +10,8 @@ outcomes have matured. Then one decision, retrain or not, with its reasons.
 Writes ``reports/monitoring/drift.json`` and ``reports/monitoring/report.html`` (one
 self-contained page), and ``data/monitoring/window.parquet``: for a replay the window as
 ingest would see it on the monitoring date (contract-valid rows, outcomes younger than the
-label horizon unknown), which is what `make retrain` trains on; for captures the champion's
-applications as dataset rows (stamped when they arrived) with the outcomes reported so far.
+label horizon unknown), which is what `make retrain` trains on; for captures every
+captured application as a dataset row (stamped when it arrived), outcomes reported so far.
 """
 
 import _installed  # noqa: F401 - first: says how to install the project if it is missing

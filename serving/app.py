@@ -253,7 +253,7 @@ def _predict(
                 "model_version": model.version,
             }
     if service.capture.wanted():
-        stamp = now().isoformat()
+        stamp = now().isoformat(timespec="microseconds")  # one format: readers parse it whole
         service.capture.offer(
             [
                 {
@@ -422,7 +422,7 @@ def _routes(app: FastAPI, service: Service) -> None:
             raise ProblemError(422, "invalid feedback", field_problems(service, exc)) from None
         record = {
             **outcome.model_dump(),
-            "received_at": now().isoformat(),
+            "received_at": now().isoformat(timespec="microseconds"),
             "request_id": request.scope["state"]["request_id"],
         }
         await asyncio.get_running_loop().run_in_executor(

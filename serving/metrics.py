@@ -89,7 +89,7 @@ REFERENCE_SHARE = Gauge(
     "The served model's reference profile: each bin's share of the training data, smoothed "
     "by the pseudo-count the recording rules add.",
     ["feature", "bin"],
-    multiprocess_mode="max",
+    multiprocess_mode="livemax",  # a stopped worker's profile leaves the view
 )
 FEEDBACK = Counter(
     "loanrisk_feedback_total",
@@ -168,7 +168,8 @@ def leave() -> None:
     """Take this worker's gauges out of the shared view when it stops (several workers).
 
     A worker uvicorn restarts (``kill -HUP``, the way to reload every worker at once) would
-    otherwise leave its last ``loanrisk_ready`` and ``loanrisk_model_info`` in every scrape.
+    otherwise leave its last ``loanrisk_ready``, ``loanrisk_model_info`` and reference shares
+    (the ``live*`` modes) in every scrape.
     A worker that crashes cannot do this; its gauges stay until the directory is emptied,
     which `make serve` does at start.
     """

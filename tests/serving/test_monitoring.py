@@ -211,15 +211,35 @@ def test_the_offline_monitor_reads_the_services_captures_joined_with_feedback(
     assert other["drift"] == month["drift"]  # the applicants did not change
 
 
+def test_capture_stamps_with_and_without_a_fraction_of_a_second_are_read_alike(
+    tmp_path: Path,
+) -> None:
+    """A stamp on a whole second may come without its fraction (an older service's
+    ``isoformat()``); the monitor must read both forms in one window."""
+    folder = tmp_path / "predictions"
+    folder.mkdir()
+    stamps = ["2025-03-01T10:00:00.250000+00:00", "2025-03-31T23:00:00+00:00"]
+    records = [{"application_id": f"A202503-00000{i}", "at": at} for i, at in enumerate(stamps)]
+    (folder / "2025-03-01.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    captured = from_captures(tmp_path, LOANS)
+    assert captured["month"].tolist() == ["2025-03", "2025-03"]
+    rows = as_dataset_rows(captured, LOANS)
+    assert rows["applied_at"].tolist() == [
+        pd.Timestamp("2025-03-01 10:00:00.25"),
+        pd.Timestamp("2025-03-31 23:00:00"),
+    ]
+
+
 def test_captured_traffic_retrains_on_outcomes_older_than_the_horizon(
     store: Store, tmp_path: Path, params: Params, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`make retrain` from captures: the service's own requests and reported outcomes become
     rows the contract accepts, young outcomes held back, split into the recent months.
 
-    Twenty months of traffic go through the real service, each day's requests stamped by a
-    clock set to that day; every outcome is reported, even those younger than the label
-    horizon on the day of the snapshot (a repaid loan reported early is not yet a 0).
+    Nineteen and a half months of traffic go through the real service, each day's requests
+    stamped by a clock set to that day; every outcome is reported, even those younger than
+    the label horizon on the day of the snapshot (a repaid loan reported early is not yet a
+    0), and those of the month the maturity date cuts in two (the test is whole months).
     """
     spec = GeneratorSpec(
         seed=11,
@@ -229,6 +249,7 @@ def test_captured_traffic_retrains_on_outcomes_older_than_the_horizon(
         as_of=dt.date(2030, 1, 1),  # every outcome known: the lender reports them all
     )
     traffic = generate(spec)
+    traffic = traffic[traffic["applied_at"] < pd.Timestamp("2025-08-16")]  # mid-month
     captures = tmp_path / "captures"
     with TestClient(create_app(settings(store, tmp_path, capture_dir=captures))) as client:
         for _, day in traffic.groupby(traffic["applied_at"].dt.date):
@@ -245,16 +266,19 @@ def test_captured_traffic_retrains_on_outcomes_older_than_the_horizon(
     monitoring = {"source": str(captures), "as_of": None}
     chosen, rows = prepare(pd.read_parquet(path), monitoring, LOANS, "retrain.parquet", 12, 3)
 
-    # Snapshot the day after the newest request (2025-08); outcomes matured by 2024-08 only.
+    # Snapshot the day after the newest request (mid 2025-08): outcomes matured by mid
+    # 2024-08, so the whole months 2024-01 to 2024-07.
     newest = traffic["applied_at"].max().normalize()
     assert chosen.as_of == (newest + pd.Timedelta(days=1)).date().isoformat()
-    assert chosen.months == tuple(f"2024-{m:02d}" for m in range(1, 9))
+    assert chosen.months == tuple(f"2024-{m:02d}" for m in range(1, 8))
     assert (chosen.train_from, chosen.valid_from, chosen.test_from) == (
         "2024-01-01",
-        "2024-03-01",
-        "2024-06-01",
+        "2024-02-01",
+        "2024-05-01",
     )
-    young = rows["applied_at"] > maturity_cutoff(dt.date.fromisoformat(chosen.as_of), 12)
+    young = rows["applied_at"] >= pd.Timestamp("2024-08-01")
+    matured_by = maturity_cutoff(dt.date.fromisoformat(chosen.as_of), 12)
+    assert (rows.loc[young, "applied_at"] <= matured_by).any()  # the month cut in two
     assert young.any() and rows.loc[young, "defaulted"].isna().all()
     truth = traffic.set_index("application_id")["defaulted"]
     old = rows[~young]
@@ -275,8 +299,8 @@ def test_captured_traffic_retrains_on_outcomes_older_than_the_horizon(
         checked.valid, LOANS, valid_from, test_from, maturity_cutoff(as_of, 12)
     ).parts()
     assert split["test"]["applied_at"].dt.strftime("%Y-%m").unique().tolist() == [
+        "2024-05",
         "2024-06",
         "2024-07",
-        "2024-08",
     ]
     assert len(split["train"]) and len(split["valid"])

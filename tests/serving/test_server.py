@@ -195,26 +195,47 @@ def test_a_reload_under_the_multiprocess_metrics_leaves_no_stale_model_or_profil
 
 
 def test_workers_restarted_together_leave_no_gauges_behind(store: Store, tmp_path: Path) -> None:
-    """`kill -HUP` makes uvicorn restart every worker, one after the other (how all of them
-    load a new champion without a gap); the workers that stopped must leave the shared view,
-    or every scrape would report their last ``loanrisk_ready`` and ``loanrisk_model_info``."""
+    """`kill -HUP` makes uvicorn restart every worker, one after the other: how all of them
+    load a new champion without a gap. The workers that stopped must leave the shared view,
+    or every scrape would report their model as loaded and their profile's reference shares
+    beside the new one's (the shares of a feature would no longer sum to 1, and the
+    recording rules would give no PSI)."""
+    served = tmp_path / "bundle"
+    shutil.copytree(store.champion, served)
 
-    def live(client: httpx.Client) -> set[str]:
+    def scrape(client: httpx.Client) -> dict[str, Any]:
         text = client.get("/metrics").text
-        (ready,) = [f for f in text_string_to_metric_families(text) if f.name == "loanrisk_ready"]
-        return {s.labels["pid"] for s in ready.samples}
+        return {f.name: f for f in text_string_to_metric_families(text)}
+
+    def live(families: dict[str, Any]) -> set[str]:
+        return {s.labels["pid"] for s in families["loanrisk_ready"].samples}
 
     with (
-        uvicorn(store, tmp_path, workers=2) as server,
+        uvicorn(store, tmp_path, workers=2, model=served) as server,
         httpx.Client(base_url=server.url, timeout=10) as client,
     ):
-        before = live(client)
+        before = live(scrape(client))
+        old_version = client.get("/model").json()["version"]
         assert len(before) == 2
+        shutil.rmtree(served)
+        shutil.copytree(store.challenger, served)
         server.process.send_signal(signal.SIGHUP)  # a rolling restart: new worker, then old out
         deadline = time.monotonic() + 60
         after = before
         while time.monotonic() < deadline and not (len(after) == 2 and after.isdisjoint(before)):
             time.sleep(0.5)
             with contextlib.suppress(httpx.TransportError):
-                after = live(client)
+                families = scrape(client)
+                after = live(families)
         assert len(after) == 2 and after.isdisjoint(before), (before, after)
+        new_version = client.get("/model").json()["version"]
+
+    assert new_version != old_version
+    loaded = {s.labels["version"] for s in families["loanrisk_model_info"].samples if s.value}
+    assert loaded == {new_version}
+    shares: dict[str, float] = {}  # the highest share of each bin over the live workers
+    for sample in families["loanrisk_drift_reference_share"].samples:
+        if sample.value > 0:
+            feature = sample.labels["feature"]
+            shares[feature] = shares.get(feature, 0.0) + sample.value
+    assert shares and all(abs(total - 1) < 1e-9 for total in shares.values()), shares

@@ -129,6 +129,10 @@ def prepare(
     window = hide_young_outcomes(window, stamp, label, matured_by)
     matured = matured_months(window, stamp, label, matured_by)
     chosen = plan(matured, as_of, source, retrain_months, test_months)
+    # The rest of a month cut by the maturity date would join the test split (which keeps
+    # every matured row): its outcomes are held back too, so the test is whole months.
+    after_plan = pd.Timestamp(chosen.months[-1]) + pd.DateOffset(months=1)
+    window[label] = window[label].mask(window[stamp] >= after_plan)
     return chosen, recent_only(window, stamp, chosen.train_from)
 
 

@@ -25,8 +25,6 @@ VERSION_COLUMN = "model_version"
 """The registry version of the model that answered a captured request."""
 ARRIVED_COLUMN = "at"
 """When the service received a captured request (UTC, ISO 8601)."""
-CHAMPION_ROLE = "champion"
-"""The ``role`` of a captured prediction the champion made (serving/capture.py)."""
 MONTH_COLUMN = "month"
 
 
@@ -63,16 +61,17 @@ def replay(params: Params, horizon_months: int) -> pd.DataFrame:
 
 
 def from_captures(directory: str | Path, dataset: Declaration) -> pd.DataFrame:
-    """The champion's captured predictions joined with their outcomes (the label is null
-    until reported). Predictions a challenger made (canary, shadow) are left out: the
-    monitor judges the champion against its own reference profile."""
+    """Every captured prediction joined with its outcome (the label is null until reported).
+
+    Canary requests are kept: they are applicants like the others, and the monitor scores
+    every row again with the model it judges. (Shadow scoring is never captured: the
+    champion's record of the same request is.)
+    """
     root = Path(directory)
     records = _records(root / "predictions")
     if not records:
         raise DataSourceError(f"{root}/predictions: no captured predictions to monitor")
     frame = pd.DataFrame.from_records(records)
-    if "role" in frame:  # shadow and canary requests were scored by another model
-        frame = frame[frame["role"] == CHAMPION_ROLE]
     id_column, label = dataset.id.column, dataset.label.column
     outcomes = pd.DataFrame.from_records(
         _records(root / "feedback"), columns=["id", "outcome"]
@@ -82,7 +81,7 @@ def from_captures(directory: str | Path, dataset: Declaration) -> pd.DataFrame:
         outcomes.rename(columns={"id": id_column, "outcome": label}), on=id_column, how="left"
     )
     frame[label] = frame[label].astype("Int8")
-    frame[MONTH_COLUMN] = pd.to_datetime(frame[ARRIVED_COLUMN], utc=True).dt.strftime("%Y-%m")
+    frame[MONTH_COLUMN] = arrival(frame).dt.strftime("%Y-%m")
     return frame
 
 
@@ -96,12 +95,18 @@ def as_dataset_rows(captured: pd.DataFrame, dataset: Declaration) -> pd.DataFram
     """
     rows = captured.copy()
     if dataset.timestamp is not None:
-        arrived = pd.to_datetime(rows[ARRIVED_COLUMN], utc=True)
-        rows[dataset.timestamp.column] = arrived.dt.tz_localize(None)
+        rows[dataset.timestamp.column] = arrival(rows).dt.tz_localize(None)
     for column in dataset.all_columns:
         if column not in rows:
             rows[column] = None
     return rows[list(dataset.all_columns)].reset_index(drop=True)
+
+
+def arrival(captured: pd.DataFrame) -> pd.Series:
+    """When each captured request arrived, in UTC. ISO 8601 in any of its forms: a stamp
+    written on a whole second has no fraction, and pandas would otherwise guess one format
+    from the first stamp and refuse the other."""
+    return pd.to_datetime(captured[ARRIVED_COLUMN], utc=True, format="ISO8601")
 
 
 def _records(folder: Path) -> list[dict[str, object]]:
