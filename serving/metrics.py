@@ -153,8 +153,10 @@ def forget(*metrics: Any) -> None:
                 for sample in family.samples:
                     metric.labels(**sample.labels).set(0)
         metric.clear()
-        for key in [k for k in _CHILDREN if k[0] == id(metric)]:
-            del _CHILDREN[key]
+        # list() copies the keys in one step under the GIL: request threads may be adding
+        # children meanwhile, and iterating the dict itself would then raise.
+        for key in [k for k in list(_CHILDREN) if k[0] == id(metric)]:
+            _CHILDREN.pop(key, None)
 
 
 def retire(metric: Gauge, *labels: str) -> None:
