@@ -80,7 +80,8 @@ def main() -> None:
     stage.write_parquet(WINDOW, window)
     decision = result["decision"]
     verdict_line = "retrain recommended" if decision["retrain"] else "no retraining needed"
-    print(f"monitor: {len(result['months'])} months, {verdict_line}")
+    n = len(result["months"])
+    print(f"monitor: {n} month{'' if n == 1 else 's'}, {verdict_line}")
     for reason in decision["reasons"]:
         print(f"monitor:   {reason}")
     for column, months in decision["feed_problems"].items():

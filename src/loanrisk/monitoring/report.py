@@ -206,5 +206,8 @@ def _approval(months: Sequence[dict[str, Any]], dataset: Declaration) -> bytes:
             )
         ax.set_ylabel("approval rate")
         _ticks(ax, months)
-        ax.legend(fontsize=8)
+        if groups:
+            ax.legend(fontsize=8)
+        else:  # captures without /feedback yet, or a window younger than the label horizon
+            ax.text(0.5, 0.5, "no outcomes known yet", transform=ax.transAxes, ha="center")
         return _png(figure)

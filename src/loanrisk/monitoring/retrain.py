@@ -95,7 +95,8 @@ def plan(
             f"{len(recent)} month(s) of matured outcomes in the window; retraining needs at "
             f"least {2 * test_months + 1} (monitor.quality_window_months = {test_months} for "
             "the test split, as many for validation, one to train): wait for outcomes to "
-            "mature or widen monitor.months"
+            "mature (and, for captures, to be reported to /feedback), or widen monitor.months "
+            "for a replay"
         )
     return RetrainPlan(
         source=window,
