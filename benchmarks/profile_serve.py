@@ -131,7 +131,8 @@ async def measure(
     settings: dict[str, Any], bodies: list[bytes], n: int, scratch: Path, profile: bool
 ) -> tuple[list[float], str]:
     """Seconds per request (after a warm-up), and a cProfile report if asked."""
-    from serving.app import LOG, configure_logging, create_app
+    from serving.app import configure_logging, create_app
+    from serving.service import LOG
     from serving.settings import Settings
 
     configure_logging()
@@ -177,14 +178,16 @@ def _per_call(work: Callable[[], object], n: int, block: int = 100) -> float:
 async def pieces(bodies: list[bytes], n: int, scratch: Path) -> list[tuple[str, float]]:
     """Each step of the single-application path, timed alone with the defaults' settings."""
     from serving import app as served
-    from serving import metrics
+    from serving import metrics, scoring
     from serving.capture import now
+    from serving.routes.common import JSON
+    from serving.service import LOG
     from serving.settings import Settings
 
     scratch.mkdir(parents=True, exist_ok=True)
     log = (scratch / "requests.log").open("a")
     served.configure_logging()
-    handler = served.LOG.handlers[0]
+    handler = LOG.handlers[0]
     assert isinstance(handler, logging.StreamHandler)
     handler.setStream(log)
     on = VARIANTS["all on (defaults)"]
@@ -194,19 +197,19 @@ async def pieces(bodies: list[bytes], n: int, scratch: Path) -> list[tuple[str, 
     champion = service.champion
     body = bodies[0]
     payload = orjson.loads(body)
-    applications = served._validate(service, payload)
+    applications = service.door.applications(payload)
     features = service.dataset.feature_names
     row = {f: applications[0][f] for f in features}
     p = champion.score_rows([row])
     decisions = champion.decide(p)
-    out = served._predict(service, applications, "r" * 32)
+    out = service.score(applications, "r" * 32, champion)
     response = {"request_id": "r" * 32, "model": {"name": "n", "version": "1"}, "predictions": out}
     capture = service.capture
     record = {**applications[0], "request_id": "r" * 32, "at": now().isoformat(), "score": 0.1}
 
     def log_line() -> None:
         line = {"request_id": "r" * 32, "method": "POST", "route": "/predict", "status": 200}
-        served.LOG.info(orjson.dumps(line | {"latency_ms": 0.2, "model_version": "1"}).decode())
+        LOG.info(orjson.dumps(line | {"latency_ms": 0.2, "model_version": "1"}).decode())
 
     def request_metrics() -> None:
         metrics.REQUESTS.labels("/predict", "200").inc()
@@ -215,19 +218,19 @@ async def pieces(bodies: list[bytes], n: int, scratch: Path) -> list[tuple[str, 
     steps: list[tuple[str, Callable[[], object]]] = [
         ("orjson.loads(body)", lambda: orjson.loads(body)),
         (
-            "_validate: pydantic model_validate + model_dump",
-            lambda: served._validate(service, payload),
+            "door.applications: pydantic model_validate + model_dump",
+            lambda: service.door.applications(payload),
         ),
         (
-            "row dict of the features (in _predict)",
+            "row dict of the features (in Service.score)",
             lambda: {f: applications[0][f] for f in features},
         ),
         ("fast.predict_positive_row(row)", lambda: champion.fast.predict_positive_row(row)),
         ("ServedModel.score_rows([row]) (+ np.array)", lambda: champion.score_rows([row])),
         ("ServedModel.decide(p) (np.where x2)", lambda: champion.decide(p)),
         (
-            "_record: score metrics (runs even with metrics off)",
-            lambda: served._record(champion, "champion", p, decisions),
+            "scoring.record: score metrics (runs even with metrics off)",
+            lambda: scoring.record(champion, "champion", p, decisions),
         ),
         ("capture record dict + now().isoformat()", lambda: {**record, "at": now().isoformat()}),
         (
@@ -235,13 +238,13 @@ async def pieces(bodies: list[bytes], n: int, scratch: Path) -> list[tuple[str, 
             lambda: capture.offer([record]),
         ),
         (
-            "_predict, all on (score, decide, record, capture)",
-            lambda: served._predict(service, applications, "r" * 32),
+            "Service.score, all on (score, decide, record, capture)",
+            lambda: service.score(applications, "r" * 32, champion),
         ),
         ("uuid4().hex (request id)", lambda: uuid.uuid4().hex),
         ("Edge._observe: request metrics", request_metrics),
         ("Edge._observe: JSON log line (StreamHandler, flush)", log_line),
-        ("JSON response render (orjson)", lambda: served.JSON(response)),
+        ("JSON response render (orjson)", lambda: JSON(response)),
     ]
     timed = [(name, _per_call(work, n)) for name, work in steps]
     capture.flush()

@@ -13,7 +13,7 @@ wrk`) and a champion bundle with a reference profile (after `make repro`).
      empty call timed the same way) is shown beside it, not subtracted; and the binning
      alone (``bin_of_one`` of every feature and the score, what ``observe`` does before it
      takes its lock and updates its arrays);
-   - what the service does per scored application (``serving.app._observe``): ``observe``,
+   - what the service does per scored application (``serving.scoring.observe``): ``observe``,
      the protected-attribute dict and ``remember`` (the prediction kept for its outcome);
    - off the request path, for scale: ``flush()`` (the Prometheus counters brought up to
      date, every second in the service) after 5,000 applications, and ``drift()`` (what
@@ -148,7 +148,7 @@ def in_process(bundle: Path, calls: int) -> dict[str, Any]:
         j = i % len(apps)
         monitor.observe(apps[j], scores[j])
 
-    def per_application(i: int) -> None:  # serving.app._observe, for one application
+    def per_application(i: int) -> None:  # serving.scoring.observe, for one application
         j = i % len(apps)
         application = apps[j]
         monitor.observe(application, scores[j])

@@ -13,7 +13,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from loanrisk.config import MonitorConfig, load_params
+from loanrisk.data.declaration import Declaration, load_declaration
 from loanrisk.errors import ConfigError
+from loanrisk.monitoring.drift import DEFAULTS
+from loanrisk.project import load_project
 
 PREFIX = "LOANRISK_"
 """Environment variables are named ``LOANRISK_<FIELD>`` (``MODEL_URI`` also without it)."""
@@ -73,3 +77,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"{_fields()[str(e['loc'][0])]}: {e['msg'].lower()}" for e in exc.errors()
         )
         raise ConfigError(f"service settings: {problems}") from None
+
+
+def dataset_for(settings: Settings) -> Declaration:
+    if settings.dataset:
+        return load_declaration(settings.dataset)
+    return load_project(settings.params).dataset
+
+
+def thresholds_for(settings: Settings) -> MonitorConfig:
+    """Drift thresholds from params.yaml's ``monitor`` section; the defaults without one (a
+    container that carries only the bundle and a declaration)."""
+    try:
+        return load_params(settings.params).monitor
+    except ConfigError:
+        return DEFAULTS

@@ -442,12 +442,34 @@ def test_a_chunked_feedback_body_over_the_limit_is_a_413(store: Store, tmp_path:
         assert response.status_code == 413
 
 
-def test_rollback_needs_the_token_and_says_why_it_cannot_roll_back(client: TestClient) -> None:
-    assert client.post("/admin/rollback").status_code == 401
-    auth = {"authorization": f"Bearer {TOKEN}"}
-    response = client.post("/admin/rollback", headers=auth, json={"by": "alice", "reason": "t"})
-    # The test store's champion replaced no earlier one: nothing to roll back to.
-    assert response.status_code == 409 and "nothing to roll back to" in response.json()["error"]
-    bad = client.post("/admin/rollback", headers=auth, json={"by": "", "extra": 1})
-    assert bad.status_code == 422
-    assert client.post("/predict", json={"application_id": "x"}).status_code == 422
+def registry_state() -> list[tuple[str, dict[str, str], list[str]]]:
+    """Every version of the test model with its tags and aliases: what a write would change."""
+    client = registry.client()
+    found = client.search_model_versions(f"name='{NAME}'")
+    return sorted((str(v.version), dict(v.tags), sorted(v.aliases)) for v in found)
+
+
+def test_the_service_follows_the_registry_and_never_writes_to_it(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    """Rolling back is the CLI's: it moves the alias, the service follows on reload. The
+    serving process changes nothing in the registry, so it needs no write credentials."""
+    client = registry.client()
+    client.set_registered_model_alias(NAME, "followed", "1")
+    try:
+        served = settings(store, tmp_path, model_uri=f"models:/{NAME}@followed")
+        with TestClient(create_app(served)) as service:
+            before = registry_state()
+            auth = {"authorization": f"Bearer {TOKEN}"}
+            assert service.post("/admin/rollback", headers=auth).status_code == 404
+            body = application(splits["test"], 0)
+            assert service.post("/predict", json=body).json()["model"]["version"] == "1"
+            assert registry_state() == before
+            client.set_registered_model_alias(NAME, "followed", "2")  # what the CLI does
+            moved = service.post("/admin/reload", headers=auth).json()
+            assert moved["from_version"] == "1" and moved["serving_version"] == "2"
+            assert service.post("/predict", json=body).json()["model"]["version"] == "2"
+        client.set_registered_model_alias(NAME, "followed", "1")
+        assert registry_state() == before
+    finally:
+        client.delete_registered_model_alias(NAME, "followed")

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from serving.app import Edge, create_app
+from serving.app import create_app
+from serving.edge import Edge
 from serving.settings import Settings
 from tests.serving.conftest import DECLARATION, NAME, Store
 

@@ -254,7 +254,7 @@ def test_captured_traffic_retrains_on_outcomes_older_than_the_horizon(
     with TestClient(create_app(settings(store, tmp_path, capture_dir=captures))) as client:
         for _, day in traffic.groupby(traffic["applied_at"].dt.date):
             arrived = day["applied_at"].iloc[0].tz_localize(dt.UTC).to_pydatetime()
-            monkeypatch.setattr("serving.app.now", lambda arrived=arrived: arrived)
+            monkeypatch.setattr("serving.service.now", lambda arrived=arrived: arrived)
             send(client, day)
         for _, row in traffic.iterrows():
             outcome = {"id": str(row["application_id"]), "outcome": int(row["defaulted"])}

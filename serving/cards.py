@@ -1,0 +1,28 @@
+"""The champion's model card when its bundle carries none: the project's rendered card,
+served only if it describes this very model (same fingerprint)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from serving.model import ServedModel
+
+CARD_FINGERPRINT = re.compile(r"\*\*Fingerprint\*\*: `([^`]+)`")
+
+
+def model_card(folder: Path, champion: ServedModel) -> tuple[str, str] | str:
+    """The card's Markdown and HTML in ``folder``, or why there is none for this champion."""
+    markdown, html = folder / f"{champion.name}.md", folder / f"{champion.name}.html"
+    if not (markdown.is_file() and html.is_file()):
+        return f"no {markdown} and {html}: the documentation stage renders them (make repro)"
+    found = CARD_FINGERPRINT.search(markdown.read_text())
+    served = champion.provenance.get("fingerprint")
+    if found is None or served is None or found.group(1) != served:
+        described = found.group(1)[:12] if found else "an unknown model"
+        return (
+            f"the card in {folder} describes {described}, not the champion "
+            f"(v{champion.version}, fingerprint {str(served)[:12]}): the last run's candidate "
+            "was not promoted"
+        )
+    return markdown.read_text(), html.read_text()

@@ -1,0 +1,137 @@
+"""The ASGI edge: the outermost layer, in front of every route.
+
+Plain ASGI rather than Starlette's ``BaseHTTPMiddleware`` (no per-request task or copy):
+a request id on every response, the body-size limit (declared and, for chunked bodies,
+counted as the body arrives), the concurrency cap, the request metrics, and one JSON log
+line per request (route, status, latency, model version; never an applicant's field).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from serving import metrics
+from serving.logs import RequestLog
+from serving.settings import Settings
+
+LOG = logging.getLogger("loanrisk.serving")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Edge:
+    """Request ids, limits, metrics and the request log around ``app``."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, log: RequestLog | None = None) -> None:
+        self.app, self.settings, self.log = app, settings, log
+        self.inflight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = {"code": 500, "started": 0}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"], status["started"] = message["status"], 1
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            limited = await self._limits(scope, receive, send_with_id)
+            if limited is None:
+                self.inflight += 1
+                try:
+                    capped = _capped(receive, self.settings.max_body_bytes)
+                    await self.app(scope, capped, send_with_id)
+                except BodyTooLargeError:
+                    if not status["started"]:
+                        await _plain(send_with_id, 413, "the body is larger than the limit")
+                except Exception:  # a bug: answered as a plain 500, logged, still counted
+                    LOG.exception("unhandled error (request %s)", request_id)
+                    if not status["started"]:
+                        await _plain(send_with_id, 500, "internal error")
+                finally:
+                    self.inflight -= 1
+        finally:
+            self._observe(scope, status["code"], time.perf_counter() - start, request_id)
+
+    async def _limits(self, scope: Scope, receive: Receive, send: Send) -> int | None:
+        for name, value in scope.get("headers", ()):
+            too_large = value.isdigit() and int(value) > self.settings.max_body_bytes
+            if name == b"content-length" and too_large:
+                await _plain(send, 413, "the body is larger than the limit")
+                return 413
+        if self.inflight >= self.settings.max_concurrency:
+            await _plain(send, 429, "too many requests in flight", retry=True)
+            return 429
+        return None
+
+    def _observe(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "(unmatched)"
+        if self.settings.metrics:
+            metrics.child(metrics.REQUESTS, template, str(status)).inc()
+            metrics.child(metrics.LATENCY, template).observe(seconds)
+        if self.log is not None:
+            app = scope.get("app")
+            service = getattr(getattr(app, "state", None), "service", None)
+            champion = getattr(service, "champion", None)
+            self.log.write(
+                {
+                    "request_id": request_id,
+                    "method": scope.get("method"),
+                    "route": template,
+                    "status": status,
+                    "latency_ms": round(seconds * 1000, 3),
+                    "model_version": getattr(champion, "version", None),
+                }
+            )
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """A body sent without Content-Length (chunked) is counted as it arrives."""
+    seen = {"bytes": 0}
+
+    async def wrapped() -> Message:
+        message = await receive()
+        if message["type"] == "http.request":
+            seen["bytes"] += len(message.get("body", b""))
+            if seen["bytes"] > limit:
+                raise BodyTooLargeError
+        return message
+
+    return wrapped
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id" and 0 < len(value) <= 100:
+            return str(value.decode("latin-1"))
+    return os.urandom(16).hex()
+
+
+async def _plain(send: Send, status: int, error: str, retry: bool = False) -> None:
+    headers = [(b"content-type", b"application/json")]
+    if retry:
+        headers.append((b"retry-after", b"1"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": orjson.dumps({"error": error})})

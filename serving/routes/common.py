@@ -1,0 +1,86 @@
+"""What every router shares: the JSON response, the service as a dependency, the admin
+token check, and the error handlers that turn a :class:`ProblemError` into a response."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+
+from loanrisk.errors import LoanriskError
+from loanrisk.stage import one_line
+from serving.errors import ProblemError
+from serving.service import Service
+
+
+class JSON(Response):
+    """A JSON response serialised with orjson (numpy floats included)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+async def get_service(request: Request) -> Service:
+    """The app's one service object (async: a plain function would cost a thread hop)."""
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def request_id(request: Request) -> str:
+    """The id the edge gave this request (or the client sent): echoed in every answer."""
+    found: str = request.scope["state"]["request_id"]
+    return found
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ProblemError(400, "the body is not JSON") from None
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI for a route that reads its body itself (to validate it once, strictly)."""
+    return {"requestBody": {"content": {"application/json": {"schema": schema}}, "required": True}}
+
+
+async def authorise(request: Request, service: ServiceDep) -> None:
+    """Admin routes need ``Authorization: Bearer $LOANRISK_ADMIN_TOKEN``; none is set: 403.
+    The comparison takes the same time whatever the guess."""
+    token = service.settings.admin_token
+    if not token:
+        raise ProblemError(403, "admin endpoints are disabled", "set LOANRISK_ADMIN_TOKEN")
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        raise ProblemError(401, "a valid bearer token is required")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def problem(request: Request, exc: ProblemError) -> Response:
+        body: dict[str, Any] = {"error": exc.error}
+        if exc.detail is not None:
+            body["detail"] = exc.detail
+        headers = {"Retry-After": "1"} if exc.status in (429, 503) else None
+        return JSON(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"] if p != "body") or "(body)"
+            problems.append({"field": where, "reason": error["msg"]})
+        return JSON({"error": "invalid request", "detail": problems}, status_code=422)
+
+    @app.exception_handler(LoanriskError)
+    async def project_error(request: Request, exc: LoanriskError) -> Response:
+        return JSON({"error": one_line(exc)}, status_code=409)

@@ -1,0 +1,39 @@
+"""The project's own protocol: score applications, and report their outcomes later."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from serving.errors import ProblemError
+from serving.requests import Feedback
+from serving.routes.common import JSON, ServiceDep, json_body, parse_json, request_id
+
+
+def router_for(application_schema: dict[str, object]) -> APIRouter:
+    """The router, its OpenAPI body the contract's schema (it depends on the dataset)."""
+    router = APIRouter(tags=["predict"])
+
+    @router.post("/predict", openapi_extra=json_body(application_schema))
+    async def predict(request: Request, service: ServiceDep) -> Response:
+        """Score one application, or ``{"applications": [...]}``; decide each."""
+        rid = request_id(request)
+        applications = service.door.applications(parse_json(await request.body()))
+        scored = await service.predict(applications, rid)
+        model = {"name": scored.champion.name, "version": scored.champion.version}
+        return JSON({"request_id": rid, "model": model, "predictions": scored.predictions})
+
+    @router.post(
+        "/feedback", status_code=202, openapi_extra=json_body(Feedback.model_json_schema())
+    )
+    async def feedback(request: Request, service: ServiceDep) -> Response:
+        """Record an observed outcome for an application scored earlier."""
+        try:
+            outcome = Feedback.model_validate(parse_json(await request.body()))
+        except ValidationError as exc:
+            raise ProblemError(422, "invalid feedback", service.door.problems(exc)) from None
+        joined = await service.feedback(outcome, request_id(request))
+        return JSON({"status": "recorded", "id": outcome.id, "joined": joined}, status_code=202)
+
+    return router

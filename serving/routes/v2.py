@@ -1,0 +1,164 @@
+"""The Open Inference Protocol v2 (KServe's REST protocol, also spoken by Seldon MLServer
+and Triton), so existing clients work unchanged: one tensor per named column,
+``parameters.content_type: "pd"``, the request ``id`` echoed, errors as
+``{"error": "..."}``. Inference goes through `Service.predict` like `/predict`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from serving.errors import ProblemError
+from serving.model import ServedModel
+from serving.routes.common import ServiceDep, request_id
+from serving.service import Service
+
+V2_TYPES = {"float": "FP64", "integer": "INT64", "boolean": "BOOL", "category": "BYTES"}
+
+router = APIRouter(prefix="/v2", tags=["v2"])
+
+
+class V2Error(Exception):
+    """A v2 protocol error: ``{"error": message}`` with its HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+async def v2_error(request: Request, exc: V2Error) -> Response:
+    """The protocol's error body (installed by the app for :class:`V2Error`)."""
+    return _json({"error": exc.message}, exc.status)
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(content), status_code=status, media_type="application/json")
+
+
+def _served(service: Service, name: str, version: str | None = None) -> ServedModel:
+    champion = service.champion
+    if champion is None or name != champion.name:
+        raise V2Error(404, f"model {name!r} is not served here")
+    if version is not None and version != champion.version:
+        raise V2Error(404, f"model {name!r} has no version {version!r} here")
+    return champion
+
+
+@router.get("")
+async def server_metadata() -> Response:
+    return _json({"name": "loanrisk", "version": "1", "extensions": []})
+
+
+@router.get("/health/live")
+async def v2_live() -> Response:
+    return _json({"live": True})
+
+
+@router.get("/health/ready")
+async def v2_ready(service: ServiceDep) -> Response:
+    ready = service.champion is not None
+    return _json({"ready": ready}, 200 if ready else 503)
+
+
+@router.get("/models/{name}")
+@router.get("/models/{name}/versions/{version}")
+async def metadata(service: ServiceDep, name: str, version: str | None = None) -> Response:
+    champion = _served(service, name, version)
+    dataset = service.dataset
+    inputs = [{"name": dataset.id.column, "datatype": "BYTES", "shape": [-1]}] + [
+        {"name": n, "datatype": V2_TYPES[c.type], "shape": [-1]} for n, c in dataset.columns.items()
+    ]
+    return _json(
+        {
+            "name": champion.name,
+            "versions": [champion.version],
+            "platform": "sklearn",
+            "inputs": inputs,
+            "outputs": [
+                {"name": "probability", "datatype": "FP64", "shape": [-1]},
+                {"name": "decision", "datatype": "BYTES", "shape": [-1]},
+            ],
+            "parameters": {"content_type": "pd"},
+        }
+    )
+
+
+@router.get("/models/{name}/ready")
+@router.get("/models/{name}/versions/{version}/ready")
+async def model_ready(service: ServiceDep, name: str, version: str | None = None) -> Response:
+    champion = service.champion
+    ready = champion is not None and champion.name == name
+    if ready and version is not None:
+        ready = champion is not None and champion.version == version
+    return _json({"name": name, "ready": ready}, 200 if ready else 503)
+
+
+@router.post("/models/{name}/infer")
+@router.post("/models/{name}/versions/{version}/infer")
+async def infer(
+    service: ServiceDep, name: str, request: Request, version: str | None = None
+) -> Response:
+    champion = _served(service, name, version)
+    try:
+        payload = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise V2Error(400, "the body is not JSON") from None
+    rid = request_id(request)
+    try:
+        applications = service.door.rows(rows_from_tensors(payload), rid)
+    except ProblemError as exc:
+        raise V2Error(400, exc.fields() or exc.error) from None
+    try:
+        predictions = (await service.predict(applications, rid, champion)).predictions
+    except ProblemError as exc:  # no model, or a timeout: in the protocol's own shape
+        message = f"{exc.error}: {exc.fields()}" if exc.detail else exc.error
+        raise V2Error(exc.status, message) from None
+    n = len(predictions)
+    return _json(
+        {
+            "model_name": champion.name,
+            "model_version": champion.version,
+            "id": payload.get("id", rid),
+            "parameters": {"content_type": "pd"},
+            "outputs": [
+                {
+                    "name": "probability",
+                    "datatype": "FP64",
+                    "shape": [n],
+                    "data": [p["probability"] for p in predictions],
+                },
+                {
+                    "name": "decision",
+                    "datatype": "BYTES",
+                    "shape": [n],
+                    "data": [p["decision"] for p in predictions],
+                },
+            ],
+        }
+    )
+
+
+def rows_from_tensors(payload: Any) -> list[dict[str, Any]]:
+    """Rows from v2 input tensors, one tensor per column, all of the same length."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
+        raise V2Error(400, "expected an object with an 'inputs' list of tensors")
+    columns: dict[str, list[Any]] = {}
+    for tensor in payload["inputs"]:
+        if not isinstance(tensor, dict) or not {"name", "data"} <= set(tensor):
+            raise V2Error(400, "each input tensor needs a 'name' and 'data'")
+        data = tensor["data"]
+        if not isinstance(data, list):
+            raise V2Error(400, f"input {tensor['name']!r}: 'data' must be a list")
+        shape = tensor.get("shape")
+        if isinstance(shape, list) and shape and shape[0] != -1 and shape[0] != len(data):
+            raise V2Error(400, f"input {tensor['name']!r}: shape {shape} but {len(data)} values")
+        columns[str(tensor["name"])] = data
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) != 1:
+        raise V2Error(400, "every input tensor must hold the same number of rows")
+    (n,) = lengths
+    return [{name: values[i] for name, values in columns.items()} for i in range(n)]
