@@ -71,8 +71,8 @@ serve: setup ## Serve the champion at http://127.0.0.1:8000 (HOST=, PORT=, WORKE
 		$(BIN)/uvicorn --factory serving.app:factory --host $(HOST) --port $(PORT) \
 		--workers $(WORKERS) --no-access-log
 
-bench-serve: setup ## Serving latency and throughput vs mlflow models serve (needs wrk: apt-get install -y wrk)
-	$(BIN)/python benchmarks/serve.py
+bench-serve: setup ## Serving latency and throughput vs mlflow models serve (needs wrk: apt-get install -y wrk; BASELINE=<git ref>: that commit side by side)
+	$(BIN)/python benchmarks/serve.py $(if $(BASELINE),--baseline $(BASELINE),)
 
 bench-drift: setup ## Drift engine vs Evidently at 10k/100k/1M rows (Evidently's own venv, from the package index) and online monitoring's per-request cost (needs wrk)
 	$(BIN)/python benchmarks/drift.py

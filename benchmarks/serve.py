@@ -1,7 +1,9 @@
 """Serving latency and throughput of the champion, measured in one run on this machine.
 
 Usage: .venv/bin/python benchmarks/serve.py [--duration 12] [--warmup 2] [--calls 3000]
-(`make bench-serve`). Needs `wrk` on PATH (Debian: `apt-get install -y wrk`).
+[--baseline GIT_REF] (`make bench-serve`; `BASELINE=<ref> make bench-serve` also serves the
+same bundle with that commit's code first, and says what the change costs). Needs `wrk` on
+PATH (Debian: `apt-get install -y wrk`).
 
 Why: the service's claims are relative, so all of them are measured together, on the same
 machine, the same model and the same applications (rows of data/splits/test.parquet, taken in
@@ -287,6 +289,7 @@ class Server:
     ready_path: str
     port: int
     log: Path
+    cwd: Path = ROOT
 
 
 @contextlib.contextmanager
@@ -295,7 +298,7 @@ def running(server: Server) -> Iterator[str]:
     with server.log.open("w") as log:
         process = subprocess.Popen(
             server.command,
-            cwd=ROOT,
+            cwd=server.cwd,
             env=server.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -345,15 +348,30 @@ def _base_env() -> dict[str, str]:
     return env
 
 
-def servers(scratch: Path) -> list[tuple[Server, str, str]]:
-    """(server, endpoint path, body kind) for (i), (ii) and (iii)."""
+def checkout(ref: str, scratch: Path) -> Path:
+    """The project's code at ``ref`` (``git archive``: no worktree left behind), to serve the
+    same bundle with the code of another commit, side by side in one run."""
+    target = scratch / f"code-{ref.replace('/', '_')}"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
-    def ours(key: str, name: str, instrumented: bool) -> Server:
+
+def servers(scratch: Path, baseline: str | None = None) -> list[tuple[Server, str, str]]:
+    """(server, endpoint path, body kind) for (i), (ii) and (iii); with ``baseline`` (a git
+    ref), first (0) our service as that commit's code serves the same bundle."""
+
+    def ours(key: str, name: str, instrumented: bool, code: Path = ROOT) -> Server:
         port = free_port()
         env = _base_env() | {
-            "LOANRISK_MODEL_URI": BUNDLE,
+            "LOANRISK_MODEL_URI": str(ROOT / BUNDLE),
             "LOANRISK_CAPTURE_DIR": str(scratch / f"captures-{port}"),
         }
+        if code != ROOT:  # the venv's editable install points at ROOT/src: put code first
+            env["PYTHONPATH"] = f"{code / 'src'}{os.pathsep}{code}"
         if not instrumented:
             env |= {
                 "LOANRISK_METRICS": "false",
@@ -363,7 +381,8 @@ def servers(scratch: Path) -> list[tuple[Server, str, str]]:
         command = [str(BIN / "uvicorn"), "--factory", "serving.app:factory"]
         command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
         command += ["--no-access-log"]
-        return Server(key, name, command, env, "/health/ready", port, scratch / f"{port}.log")
+        log = scratch / f"{port}.log"
+        return Server(key, name, command, env, "/health/ready", port, log, code)
 
     port = free_port()
     mlflow_env = _base_env() | {
@@ -376,7 +395,12 @@ def servers(scratch: Path) -> list[tuple[Server, str, str]]:
     mlflow = Server(
         "iii", "(iii) mlflow models serve", mlflow_command, mlflow_env, "/ping", port, log
     )
+    before = []
+    if baseline:
+        code = checkout(baseline, scratch)
+        before = [(ours("0", f"(0) ours at {baseline}, on", True, code), "/predict", "ours")]
     return [
+        *before,
         (ours("i", "(i) ours, instrumentation on", True), "/predict", "ours"),
         (ours("ii", "(ii) ours, instrumentation off", False), "/predict", "ours"),
         (mlflow, "/invocations", "mlflow"),
@@ -388,7 +412,7 @@ def over_http(
 ) -> list[Point]:
     payloads = bodies(test, feature_names)
     points = []
-    for server, path, kind in servers(scratch):
+    for server, path, kind in servers(scratch, args.baseline):
         script = lua_script(scratch, kind, path, payloads[kind])
         print(f"  {server.name}: starting", file=sys.stderr, flush=True)
         with running(server) as base:
@@ -493,11 +517,39 @@ def targets(points: Sequence[Point]) -> list[dict[str, Any]]:
     ]
 
 
+def against_baseline(points: Sequence[Point]) -> list[dict[str, Any]]:
+    """The change's cost: this tree's service against the baseline commit's, same bundle,
+    same run (goal: p50 at c=1 at most +25 %, throughput at c=16 at most -20 %)."""
+    by = {(p.key, p.load): p for p in points}
+    if ("0", "c=1") not in by:
+        return []
+    old1, new1, old16, new16 = (by[(k, c)] for k in ("0", "i") for c in ("c=1", "c=16"))
+    assert old16.rps and new16.rps
+    p50, rps = new1.p50_ms / old1.p50_ms - 1, new16.rps / old16.rps - 1
+    return [
+        _check(
+            "p50 at c=1 against the baseline (instrumented)",
+            p50,
+            "<= +25%",
+            p50 <= 0.25,
+            f"{new1.p50_ms * 1e3:.0f} vs {old1.p50_ms * 1e3:.0f} µs",
+        ),
+        _check(
+            "throughput at c=16 against the baseline (instrumented)",
+            rps,
+            ">= -20%",
+            rps >= -0.20,
+            f"{new16.rps:,.0f} vs {old16.rps:,.0f} req/s",
+        ),
+    ]
+
+
 def ratios(checks: Sequence[dict[str, Any]]) -> str:
     lines = ["| ratio | value | target | met | from |", "|---|---:|---|---|---|"]
     for c in checks:
         value = c["value"]
-        shown = f"{value:+.1%}" if "overhead" in c["what"] else f"{value:.2f}"
+        relative = "overhead" in c["what"] or "baseline" in c["what"]
+        shown = f"{value:+.1%}" if relative else f"{value:.2f}"
         met = {True: "yes", False: "**no**", None: ""}[c["met"]]
         lines.append(f"| {c['what']} | {shown} | {c['target']} | {met} | {c['detail']} |")
     return "\n".join(lines)
@@ -528,6 +580,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=3000, help="in-process calls per path")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument(
+        "--baseline", help="a git ref: also serve the bundle with that commit's code, first"
+    )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     if shutil.which("wrk") is None:
@@ -548,7 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except RuntimeError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-    checks = targets(points)
+    checks = targets(points) + against_baseline(points)
     print(
         f"{env['wrk']}; Python {env['python']}; {env['cpus']} CPUs; "
         f"load average at start {env['load_average_at_start'][0]:.2f}; model {model}\n"
