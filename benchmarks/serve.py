@@ -523,7 +523,8 @@ def against_baseline(points: Sequence[Point]) -> list[dict[str, Any]]:
     by = {(p.key, p.load): p for p in points}
     if ("0", "c=1") not in by:
         return []
-    old1, new1, old16, new16 = (by[(k, c)] for k in ("0", "i") for c in ("c=1", "c=16"))
+    old1, new1 = by[("0", "c=1")], by[("i", "c=1")]
+    old16, new16 = by[("0", "c=16")], by[("i", "c=16")]
     assert old16.rps and new16.rps
     p50, rps = new1.p50_ms / old1.p50_ms - 1, new16.rps / old16.rps - 1
     return [
