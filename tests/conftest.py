@@ -8,24 +8,16 @@ tests still describe the generator and still pass.
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from loanrisk.config import Params, load_params
-from loanrisk.data import generator
 from loanrisk.data.contract import maturity_cutoff
-from loanrisk.data.declaration import Declaration, load_declaration
+from loanrisk.data.declaration import Declaration
 from loanrisk.data.generator import GeneratorSpec, generate
 from loanrisk.data.split import out_of_time_split
-
-ROOT = Path(__file__).resolve().parents[1]
-AS_OF = dt.date(2025, 1, 1)
-
-
-LOANS = load_declaration(ROOT / generator.DECLARATION)
-"""The declaration of the data the generator makes."""
+from tests.helpers import AS_OF, LOANS, ROOT, small_spec
 
 
 @pytest.fixture(scope="session")
@@ -36,18 +28,6 @@ def params() -> Params:
 @pytest.fixture(scope="session")
 def loans() -> Declaration:
     return LOANS
-
-
-def small_spec(scenario: str = "none", seed: int = 7, n: int = 4000) -> GeneratorSpec:
-    """Twelve months of applications ending at AS_OF, the scenario applied throughout."""
-    return GeneratorSpec(
-        seed=seed,
-        start=dt.date(2024, 1, 1),
-        months=12,
-        n_applications=n,
-        as_of=AS_OF,
-        scenario=scenario,
-    )
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from loanrisk.data.contract import contract_for, contract_json_schema
 from loanrisk.data.generator import generate
 from loanrisk.data.validation import FAILED_CHECKS, ensure_acceptable, validate_batch
 from loanrisk.errors import ContractError
-from tests.conftest import AS_OF, LOANS, small_spec
+from tests.helpers import AS_OF, LOANS, small_spec
 
 SCHEMA = contract_for(LOANS, AS_OF, max_staleness_days=45)
 

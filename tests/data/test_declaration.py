@@ -13,7 +13,7 @@ import yaml
 from loanrisk.data.declaration import load_declaration, parse_declaration
 from loanrisk.errors import ConfigError
 from loanrisk.project import load_project
-from tests.conftest import LOANS, ROOT
+from tests.helpers import LOANS, ROOT
 
 RAW: dict[str, Any] = yaml.safe_load((ROOT / "datasets/loans.yaml").read_text())
 

@@ -13,7 +13,7 @@ from loanrisk.data import generator, scenarios
 from loanrisk.data.contract import contract_for
 from loanrisk.data.generator import generate
 from loanrisk.data.validation import validate_batch
-from tests.conftest import AS_OF, LOANS, small_spec
+from tests.helpers import AS_OF, LOANS, small_spec
 
 TIMESTAMP = LOANS.timestamp.column if LOANS.timestamp else ""
 LABEL = LOANS.label.column

@@ -13,7 +13,7 @@ from loanrisk.data.declaration import Declaration
 from loanrisk.data.generator import GeneratorSpec, generate
 from loanrisk.data.split import ensure_usable, out_of_time_split, split_report, stratified_split
 from loanrisk.errors import DataSourceError
-from tests.conftest import LOANS
+from tests.helpers import LOANS
 
 TIMESTAMP = "applied_at"
 

@@ -14,7 +14,7 @@ from loanrisk.data.declaration import Declaration
 from loanrisk.evaluation.behaviour import BehaviourResult, run_behaviour_tests
 from loanrisk.models.train import fit_model
 from loanrisk.scoring import features, score
-from tests.conftest import LOANS
+from tests.helpers import LOANS
 
 Scorer = Callable[[pd.DataFrame], np.ndarray]
 

@@ -36,7 +36,7 @@ from loanrisk.models.canonical import (
     save_canonical,
 )
 from loanrisk.models.train import MODEL_NAMES, features, fit_model
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 CASES = (*MODEL_NAMES, "candidate-sigmoid")
 """The three models, and the candidate calibrated (a partial, a frozen estimator, a
@@ -268,8 +268,8 @@ import pandas as pd
 from loanrisk import tracking
 from loanrisk.models.canonical import save_canonical
 from loanrisk.models.train import MODEL_NAMES, features, fit_model
-from tests.conftest import LOANS, ROOT
 from loanrisk.config import load_params
+from tests.helpers import LOANS, ROOT
 
 folder = sys.argv[1]
 splits = {part: pd.read_parquet(f"{folder}/{part}.parquet") for part in ("train", "valid", "test")}

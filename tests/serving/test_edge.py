@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from serving.app import create_app
 from serving.edge import Edge
 from serving.settings import Settings
-from tests.serving.conftest import DECLARATION, NAME, Store
+from tests.helpers import DECLARATION, NAME, Store
 
 
 def test_requests_beyond_the_concurrency_cap_get_429_with_retry_after() -> None:

@@ -34,10 +34,7 @@ import yaml
 
 from loanrisk.monitoring.drift import bin_counts, compare
 from loanrisk.monitoring.profile import SCORE, read_profile
-from tests.serving.conftest import Store
-from tests.serving.test_api import application
-from tests.serving.test_prometheus_rules import PROMETHEUS, dashboard_queries
-from tests.serving.test_server import free_port, uvicorn
+from tests.helpers import PROMETHEUS, Store, application, dashboard_queries, free_port, uvicorn
 
 FEATURE = "credit_utilization"
 DRIFT_ALERTS = ("LoanriskFeatureDrift", "LoanriskScoreDrift")

@@ -25,13 +25,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from loanrisk.config import Params
 from serving.app import create_app
 from serving.monitor import MIN_OUTCOMES
-from tests.conftest import ROOT
-from tests.serving.conftest import Store
-from tests.serving.test_api import application, settings
-
-PROMETHEUS = ROOT / "serving" / "prometheus"
-RULE_FILES = (PROMETHEUS / "rules.yml", PROMETHEUS / "alerts.yml")
-DASHBOARD = ROOT / "serving" / "grafana" / "loanrisk.json"
+from tests.helpers import (
+    DASHBOARD,
+    PROMETHEUS,
+    RULE_FILES,
+    Store,
+    application,
+    dashboard_queries,
+    settings,
+)
 
 
 def promtool() -> str:
@@ -74,12 +76,6 @@ def metric_names(expr: str) -> set[str]:
     """The project's metrics and recorded series an expression reads."""
     bare = re.sub(r'"[^"]*"|\[[^\]]*\]|\{[^}]*\}', "", expr)
     return {name for name in re.findall(r"[A-Za-z_:][\w:]*", bare) if "loanrisk" in name}
-
-
-def dashboard_queries() -> list[str]:
-    panels = json.loads(DASHBOARD.read_text())["panels"]
-    nested = [inner for panel in panels for inner in panel.get("panels", [])]
-    return [t["expr"] for panel in [*panels, *nested] for t in panel.get("targets", [])]
 
 
 def test_the_config_and_every_rule_pass_promtool_check() -> None:

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,79 +15,9 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import ROOT
-from tests.serving.conftest import DECLARATION, Store
-from tests.serving.test_api import TOKEN, application
+from tests.helpers import TOKEN, Store, application, uvicorn
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-
-
-@contextmanager
-def uvicorn(
-    store: Store, tmp_path: Path, workers: int = 1, model: Path | None = None
-) -> Iterator[Server]:
-    """`uvicorn --factory serving.app:factory`, as `make serve` runs it, once ready.
-
-    Several workers share one metrics view through ``PROMETHEUS_MULTIPROC_DIR``, as under
-    `make serve`; ``model`` is the bundle served (the store's champion by default).
-    """
-    port = free_port()
-    env = {
-        **os.environ,
-        "LOANRISK_MODEL_URI": str(model or store.champion),
-        "LOANRISK_DATASET": DECLARATION,
-        "LOANRISK_ADMIN_TOKEN": TOKEN,
-        "LOANRISK_CAPTURE_DIR": str(tmp_path / "captures"),
-        "LOANRISK_LOG_REQUESTS": "false",
-    }
-    if workers > 1 or model is not None:
-        multiproc = tmp_path / "prometheus"
-        multiproc.mkdir(exist_ok=True)
-        env["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
-    command = [
-        str(Path(sys.executable).parent / "uvicorn"),
-        "--factory",
-        "serving.app:factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-    ]
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        else:
-            server.terminate()
-            raise AssertionError(server.communicate(timeout=10)[0].decode()[-3000:])
-        yield Server(url, server)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 def test_a_real_server_answers_and_reloads_under_load_without_a_failure(

@@ -4,7 +4,6 @@ answer through `Service.predict`, so each gets the policy, capture, metrics and 
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,17 @@ from prometheus_client.parser import text_string_to_metric_families
 from serving.app import create_app
 from serving.capture import read_jsonl
 from serving.settings import Settings
-from tests.conftest import LOANS
-from tests.serving.conftest import DECLARATION, NAME, Store
+from tests.helpers import (
+    DECLARATION,
+    LOANS,
+    NAME,
+    Slow,
+    Store,
+    application,
+    rows,
+    settings,
+    v2_body,
+)
 
 
 def config(store: Store, tmp_path: Path, **changes: Any) -> Settings:
@@ -27,20 +35,6 @@ def config(store: Store, tmp_path: Path, **changes: Any) -> Settings:
         "capture_dir": tmp_path / "captures",
     }
     return Settings(**{**values, **changes})
-
-
-def plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    columns = ["application_id", *LOANS.features, *LOANS.protected]
-    return [{c: plain(row[c]) for c in columns} for _, row in frame.iterrows()]
-
-
-def v2_body(records: list[dict[str, Any]]) -> dict[str, Any]:
-    names = list(records[0])
-    return {"inputs": [{"name": n, "data": [r[n] for r in records]} for n in names]}
 
 
 def champion_predictions(client: TestClient) -> float:
@@ -82,18 +76,6 @@ def test_the_same_application_gets_the_same_answer_through_every_protocol(
     assert {r["decision"] for r in captured} == {ours["decision"]}
 
 
-class Slow:
-    """A model that takes half a second to answer."""
-
-    def __init__(self, model: object) -> None:
-        self.model = model
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        time.sleep(0.5)
-        p: np.ndarray = self.model.predict_proba(X)  # type: ignore[attr-defined]
-        return p
-
-
 def test_every_protocol_scores_off_the_event_loop_under_the_timeout(
     store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
 ) -> None:
@@ -133,3 +115,37 @@ def test_canary_routing_is_the_same_under_every_protocol(
     assert np.allclose([o["probability"] for o in ours], expected, atol=1e-9)
     assert np.allclose(p, expected, atol=1e-9)
     assert np.allclose([q for _, q in mlflow["predictions"]], expected, atol=1e-9)
+
+
+def test_canary_traffic_is_a_sticky_fraction(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    canary = settings(
+        store, tmp_path, challenger_uri=str(store.challenger), traffic="canary", canary_fraction=0.3
+    )
+    with TestClient(create_app(canary)) as client:
+        rows = [
+            application(splits["test"], i % 100, application_id=f"X{i:05d}") for i in range(2000)
+        ]
+        body = client.post("/predict", json={"applications": rows[:1000]}).json()
+        body2 = client.post("/predict", json={"applications": rows[1000:]}).json()
+        versions = [p["model_version"] for p in body["predictions"] + body2["predictions"]]
+        share = versions.count("2") / len(versions)
+        assert 0.26 <= share <= 0.34
+        again = client.post("/predict", json={"applications": rows[:1000]}).json()
+        assert [p["model_version"] for p in again["predictions"]] == versions[:1000]
+
+
+def test_shadow_traffic_never_changes_a_response(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    rows = {"applications": [application(splits["test"], i) for i in range(20)]}
+    with TestClient(create_app(settings(store, tmp_path))) as plain:
+        alone = plain.post("/predict", json=rows).json()["predictions"]
+    shadow = settings(store, tmp_path, challenger_uri=str(store.challenger), traffic="shadow")
+    with TestClient(create_app(shadow)) as client:
+        shadowed = client.post("/predict", json=rows).json()["predictions"]
+        client.app.state.service.executor.shutdown(wait=True)  # type: ignore[attr-defined]
+        text = client.get("/metrics").text
+    assert shadowed == alone
+    assert 'role="shadow"' in text

@@ -34,9 +34,7 @@ from loanrisk.monitoring.retrain import prepare
 from loanrisk.monitoring.window import as_dataset_rows, from_captures
 from loanrisk.scoring import score
 from serving.app import create_app
-from tests.conftest import LOANS
-from tests.serving.conftest import Store
-from tests.serving.test_api import application, reference, settings
+from tests.helpers import LOANS, Store, application, reference, settings
 
 
 @pytest.fixture()

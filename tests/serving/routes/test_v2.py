@@ -1,9 +1,7 @@
-"""The Open Inference Protocol v2 and MLflow's /invocations, in the protocols' own shapes."""
+"""The Open Inference Protocol v2 (`serving/routes/v2.py`), in the protocol's own shapes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,27 +9,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from loanrisk.scoring import features
-from serving.app import create_app
-from serving.settings import Settings
-from tests.conftest import LOANS
-from tests.serving.conftest import DECLARATION, NAME, Store
-
-
-@pytest.fixture()
-def client(store: Store, tmp_path: Path) -> Iterator[TestClient]:
-    config = Settings(model_uri=str(store.champion), dataset=DECLARATION, capture_dir=tmp_path)
-    with TestClient(create_app(config)) as test_client:
-        yield test_client
-
-
-def expected(store: Store, frame: pd.DataFrame) -> np.ndarray:
-    p: np.ndarray = store.champion_model.predict_proba(features(frame, LOANS))[:, 1]  # type: ignore[attr-defined]
-    return p
-
-
-def plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
+from tests.helpers import LOANS, NAME, Store, plain, reference
 
 
 def tensors(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -78,7 +56,7 @@ def test_v2_infer_answers_one_tensor_per_output_and_echoes_the_id(
         assert outputs["probability"]["datatype"] == "FP64"
         assert outputs["probability"]["shape"] == [7]
         np.testing.assert_allclose(
-            outputs["probability"]["data"], expected(store, frame), atol=1e-9, rtol=0
+            outputs["probability"]["data"], reference(store, frame), atol=1e-9, rtol=0
         )
         assert set(outputs["decision"]["data"]) <= {"approve", "refer", "reject"}
 
@@ -115,59 +93,6 @@ def test_v2_unknown_model_is_a_404(client: TestClient) -> None:
     response = client.post("/v2/models/other/infer", json={"inputs": []})
     assert response.status_code == 404 and "error" in response.json()
     assert client.get(f"/v2/models/{NAME}/versions/9").status_code == 404
-
-
-def test_invocations_accepts_mlflows_three_input_forms(
-    client: TestClient, store: Store, splits: dict[str, pd.DataFrame]
-) -> None:
-    frame = features(splits["test"].head(5), LOANS)
-    records = [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
-    columns = list(frame.columns)
-    payloads = [
-        {
-            "dataframe_split": {
-                "columns": columns,
-                "data": [[r[c] for c in columns] for r in records],
-            }
-        },
-        {"dataframe_records": records},
-        {"inputs": {c: [r[c] for r in records] for c in columns}},
-    ]
-    want = expected(store, splits["test"].head(5))
-    for payload in payloads:
-        response = client.post("/invocations", json=payload)
-        assert response.status_code == 200, response.text
-        predictions = np.array(response.json()["predictions"])
-        assert predictions.shape == (5, 2)
-        np.testing.assert_allclose(predictions[:, 1], want, atol=1e-9, rtol=0)
-        np.testing.assert_allclose(predictions.sum(axis=1), 1.0)
-
-
-def test_invocations_errors_are_mlflows_bad_request(client: TestClient) -> None:
-    for payload in ({"something": 1}, {"dataframe_split": {"columns": ["a"]}}, [1]):
-        response = client.post("/invocations", json=payload)
-        assert response.status_code == 400
-        assert response.json()["error_code"] == "BAD_REQUEST"
-    bad = client.post("/invocations", json={"dataframe_records": [{"income": 5}]})
-    assert bad.status_code == 400 and "income" in bad.json()["message"]
-
-
-@pytest.mark.parametrize(
-    "payload",
-    [
-        {"dataframe_split": {"columns": ["income"], "data": 5}},
-        {"dataframe_split": {"columns": ["income"], "data": [5]}},
-        {"dataframe_split": {"columns": [[1]], "data": [[1]]}},
-        {"inputs": {"income": 5, "housing": ["own"]}},
-        {"dataframe_records": []},
-    ],
-)
-def test_malformed_or_empty_mlflow_payloads_are_bad_requests(
-    client: TestClient, payload: Any
-) -> None:
-    response = client.post("/invocations", json=payload)
-    assert response.status_code == 400, response.text
-    assert response.json()["error_code"] == "BAD_REQUEST"
 
 
 def test_an_empty_v2_batch_is_refused(client: TestClient, splits: dict[str, pd.DataFrame]) -> None:
