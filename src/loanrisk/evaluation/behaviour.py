@@ -1,7 +1,7 @@
 """Behavioural tests of a trained model: what a domain expert expects, whatever the AUC.
 
 All three kinds are generated from the dataset declaration, and each can fail for a model
-that reads its data wrongly (tests/model/test_behaviour.py shows each failing once):
+that reads its data wrongly (tests/evaluation/test_behaviour.py shows each failing once):
 
 - directional: for each feature with a declared ``direction``, moving it (``step``,
   ``factor`` or ``to``) does not move the score the other way on average. Features the

@@ -72,7 +72,7 @@ def monitor(
     judged, captured rows too: the service may have answered them with another version (a
     previous champion, a canary), and the question is how this model does on that traffic.
     Which versions answered is reported (``served_by``); where it was this model, the
-    service's scores are this model's to 1e-9 (tests/serving/test_monitoring.py).
+    service's scores are this model's to 1e-9 (tests/serving/test_monitor.py).
     """
     policy = DecisionPolicy(**evaluated["policy"])
     baseline = Baseline(
