@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import httpx
 import mlflow
 import numpy as np
 import pandas as pd
+import yaml
 
 from loanrisk import tracking
 from loanrisk.data import generator
@@ -232,3 +234,179 @@ def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def v2_body(records: list[dict[str, Any]]) -> dict[str, Any]:
     names = list(records[0])
     return {"inputs": [{"name": n, "data": [r[n] for r in records]} for n in names]}
+
+
+# -- end-to-end runs: a copy of the project and DVC in it ------------------------------------
+
+
+# What `dvc repro` needs of the project, copied into a temporary git repository.
+COPIED = ("src", "pipelines", "datasets", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config")
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "ci",
+    "GIT_AUTHOR_EMAIL": "ci@example.org",
+    "GIT_COMMITTER_NAME": "ci",
+    "GIT_COMMITTER_EMAIL": "ci@example.org",
+}
+
+
+def copy_project(target: Path) -> None:
+    """The files `dvc repro` needs, copied into ``target`` (a git repository of its own)."""
+    for name in COPIED:
+        source = ROOT / name
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target / name)
+    (target / ".gitignore").write_text(
+        "mlflow.db\nmlartifacts/\n/reports/gate.json\n/models/champion/\n"
+    )
+    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without the caller's MLflow and DVC settings, this venv first on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    return {**env, **GIT_IDENTITY}
+
+
+def dvc(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    dvc_bin = Path(sys.executable).parent / "dvc"
+    return subprocess.run(
+        [str(dvc_bin), *args],
+        cwd=project,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def repro(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    result = dvc(project, "repro", *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def small_params(target: Path) -> None:
+    """The generator and its declaration at the small size, whatever the project is set to."""
+    params = yaml.safe_load((target / "params.yaml").read_text())
+    params["data"].update(source="generator", declaration="datasets/loans.yaml", size="small")
+    params["mlflow"].update(experiment=None, registered_model=None)
+    params["gate"].update(fairness_attributes=["sex"], mode="enforce")
+    # A 2,000-row test split cannot resolve the default uplift of 0.005 over the logistic
+    # baseline (its ROC-AUC interval is about 0.04 wide); the gate still has to see the
+    # candidate close to it.
+    params["gate"]["min_uplift_over_logistic"] = -0.02
+    (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def read(project: Path, name: str) -> Any:
+    return json.loads((project / name).read_text())
+
+
+def project_client(project: Path) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+
+
+def champion_version(project: Path) -> str:
+    return str(project_client(project).get_model_version_by_alias(NAME, "champion").version)
+
+
+CHURN = """\
+name: customer-churn
+description: Subscription customers, one row each, and whether they cancelled.
+id:
+  column: customer_id
+  pattern: '^C\\d{5}$'
+label:
+  column: churned
+  positive: "yes"
+  negative: "no"
+  description: Whether the customer cancelled within the quarter after the snapshot.
+protected:
+  marital_status:
+    type: category
+    categories: [single, married, divorced]
+features:
+  tenure_months:
+    type: integer
+    range: [0, 120]
+    direction: down
+    monotone: true
+    step: 6
+  monthly_charges:
+    type: float
+    range: [10, 200]
+    direction: up
+    step: 10
+  support_calls:
+    type: integer
+    range: [0, 30]
+    direction: up
+    monotone: true
+    step: 1
+  contract:
+    type: category
+    categories: [month_to_month, one_year, two_year]
+  internet:
+    type: category
+    categories: [dsl, fiber, none]
+  paperless_billing:
+    type: boolean
+    invariance: 0.02
+    to: true
+rules:
+  - name: calls_within_tenure
+    description: Nobody calls support more than twice a month on average plus twelve.
+    column: support_calls
+    op: "<="
+    other: tenure_months
+    scale: 2
+    offset: 12
+rule_baseline:
+  - {column: contract, op: "==", value: month_to_month}
+  - {column: support_calls, op: ">", value: 3}
+  - {column: tenure_months, op: "<", value: 6}
+reference_applicants:
+  low_risk: {tenure_months: 72, support_calls: 0, contract: two_year, monthly_charges: 40.0}
+  high_risk: {tenure_months: 1, support_calls: 9, contract: month_to_month, monthly_charges: 150.0}
+slices: [contract, internet, marital_status]
+"""
+
+
+def customers(n: int = 4000, seed: int = 11) -> pd.DataFrame:
+    """A seeded table of customers whose churn follows a known logistic rule."""
+    rng = np.random.default_rng(seed)
+    contract = rng.choice(["month_to_month", "one_year", "two_year"], n, p=[0.5, 0.3, 0.2])
+    tenure = rng.integers(0, 121, n)
+    calls = np.minimum(rng.poisson(1.5, n), 2 * tenure + 12)
+    charges = rng.uniform(15, 180, n).round(2)
+    internet = rng.choice(["dsl", "fiber", "none"], n, p=[0.4, 0.45, 0.15])
+    logit = (
+        -1.2
+        + 1.4 * (contract == "month_to_month")
+        - 0.8 * (contract == "two_year")
+        - 0.03 * tenure
+        + 0.35 * calls
+        + 0.012 * (charges - 80)
+        + 0.4 * (internet == "fiber")
+    )
+    churned = rng.random(n) < 1 / (1 + np.exp(-logit))
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(n)],
+            "marital_status": rng.choice(["single", "married", "divorced"], n),
+            "tenure_months": tenure,
+            "monthly_charges": charges,
+            "support_calls": calls,
+            "contract": contract,
+            "internet": internet,
+            "paperless_billing": rng.random(n) < 0.6,
+            "churned": np.where(churned, "yes", "no"),
+        }
+    )
+    frame.loc[7, "churned"] = "maybe"  # a label nobody declared: quarantined, not dropped
+    return frame

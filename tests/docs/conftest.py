@@ -43,7 +43,7 @@ from loanrisk.monitoring.profile import build_profile
 from loanrisk.project import Project, load_project
 from loanrisk.registry.gate import candidate_criteria
 from loanrisk.scoring import score
-from tests.pipeline.test_bring_your_own_data import CHURN, customers
+from tests.helpers import CHURN, customers
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -359,7 +359,7 @@ BROKEN: dict[str, tuple[Callable[[str], list[str]], str]] = {
     "a make target that does not exist": (unknown_make_targets, "```bash\nmake reproduce\n```"),
     "a test that does not exist": (
         unknown_tests,
-        "`pytest -q tests/model/test_gate.py::test_no_such_behaviour`",
+        "`pytest -q tests/registry/test_gate.py::test_no_such_behaviour`",
     ),
     "a params key that does not exist": (unknown_params, "Set `train.candidate.max_iters: 1`."),
     "an override of a missing key": (unknown_params, "```bash\ndvc exp run -S gate.min_auc=1\n```"),

@@ -26,7 +26,7 @@ from loanrisk.docs.ledger import DERIVED, MARK_CLOSE, MARK_OPEN
 from loanrisk.docs.problem import problem_page
 from loanrisk.project import Project, load_project
 from tests.docs.conftest import ROOT, fast, inside
-from tests.pipeline.test_bring_your_own_data import CHURN
+from tests.helpers import CHURN
 
 QUOTED = {
     "problem.cost_approve_default",

@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.pipeline.test_pipeline import (
-    _env,
+from tests.helpers import (
     champion_version,
+    clean_env,
     copy_project,
     read,
     repro,
@@ -48,7 +48,7 @@ def retrain(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "pipelines/retrain.py", *args],
         cwd=project,
-        env=_env(),
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=900,

@@ -25,7 +25,7 @@ from loanrisk.registry.bundle import (
     provenance_for,
     verify_bundle,
 )
-from tests.conftest import LOANS
+from tests.helpers import LOANS
 
 NAME = "loan-default-risk-test"
 POLICY_VALUES = {"threshold": 0.2, "refer_from": 0.15, "reject_from": 0.25}

@@ -11,110 +11,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from tests.pipeline.test_pipeline import copy_project, dvc
+from tests.helpers import CHURN, copy_project, customers, dvc
 
 pytestmark = pytest.mark.slow
-
-CHURN = """\
-name: customer-churn
-description: Subscription customers, one row each, and whether they cancelled.
-id:
-  column: customer_id
-  pattern: '^C\\d{5}$'
-label:
-  column: churned
-  positive: "yes"
-  negative: "no"
-  description: Whether the customer cancelled within the quarter after the snapshot.
-protected:
-  marital_status:
-    type: category
-    categories: [single, married, divorced]
-features:
-  tenure_months:
-    type: integer
-    range: [0, 120]
-    direction: down
-    monotone: true
-    step: 6
-  monthly_charges:
-    type: float
-    range: [10, 200]
-    direction: up
-    step: 10
-  support_calls:
-    type: integer
-    range: [0, 30]
-    direction: up
-    monotone: true
-    step: 1
-  contract:
-    type: category
-    categories: [month_to_month, one_year, two_year]
-  internet:
-    type: category
-    categories: [dsl, fiber, none]
-  paperless_billing:
-    type: boolean
-    invariance: 0.02
-    to: true
-rules:
-  - name: calls_within_tenure
-    description: Nobody calls support more than twice a month on average plus twelve.
-    column: support_calls
-    op: "<="
-    other: tenure_months
-    scale: 2
-    offset: 12
-rule_baseline:
-  - {column: contract, op: "==", value: month_to_month}
-  - {column: support_calls, op: ">", value: 3}
-  - {column: tenure_months, op: "<", value: 6}
-reference_applicants:
-  low_risk: {tenure_months: 72, support_calls: 0, contract: two_year, monthly_charges: 40.0}
-  high_risk: {tenure_months: 1, support_calls: 9, contract: month_to_month, monthly_charges: 150.0}
-slices: [contract, internet, marital_status]
-"""
-
-
-def customers(n: int = 4000, seed: int = 11) -> pd.DataFrame:
-    """A seeded table of customers whose churn follows a known logistic rule."""
-    rng = np.random.default_rng(seed)
-    contract = rng.choice(["month_to_month", "one_year", "two_year"], n, p=[0.5, 0.3, 0.2])
-    tenure = rng.integers(0, 121, n)
-    calls = np.minimum(rng.poisson(1.5, n), 2 * tenure + 12)
-    charges = rng.uniform(15, 180, n).round(2)
-    internet = rng.choice(["dsl", "fiber", "none"], n, p=[0.4, 0.45, 0.15])
-    logit = (
-        -1.2
-        + 1.4 * (contract == "month_to_month")
-        - 0.8 * (contract == "two_year")
-        - 0.03 * tenure
-        + 0.35 * calls
-        + 0.012 * (charges - 80)
-        + 0.4 * (internet == "fiber")
-    )
-    churned = rng.random(n) < 1 / (1 + np.exp(-logit))
-    frame = pd.DataFrame(
-        {
-            "customer_id": [f"C{i:05d}" for i in range(n)],
-            "marital_status": rng.choice(["single", "married", "divorced"], n),
-            "tenure_months": tenure,
-            "monthly_charges": charges,
-            "support_calls": calls,
-            "contract": contract,
-            "internet": internet,
-            "paperless_billing": rng.random(n) < 0.6,
-            "churned": np.where(churned, "yes", "no"),
-        }
-    )
-    frame.loc[7, "churned"] = "maybe"  # a label nobody declared: quarantined, not dropped
-    return frame
 
 
 @pytest.fixture(scope="module")

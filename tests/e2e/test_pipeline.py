@@ -10,8 +10,6 @@ does not matter.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,69 +18,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-COPIED = ("src", "pipelines", "datasets", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config")
-REGISTERED = "loan-default-risk"
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "ci",
-    "GIT_AUTHOR_EMAIL": "ci@example.org",
-    "GIT_COMMITTER_NAME": "ci",
-    "GIT_COMMITTER_EMAIL": "ci@example.org",
-}
+from tests.helpers import (
+    NAME,
+    champion_version,
+    clean_env,
+    copy_project,
+    dvc,
+    project_client,
+    read,
+    repro,
+    small_params,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def copy_project(target: Path) -> None:
-    """The files `dvc repro` needs, copied into ``target`` (a git repository of its own)."""
-    for name in COPIED:
-        source = ROOT / name
-        (target / name).parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target / name)
-    (target / ".gitignore").write_text(
-        "mlflow.db\nmlartifacts/\n/reports/gate.json\n/models/champion/\n"
-    )
-    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_"))}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    return {**env, **GIT_IDENTITY}
-
-
-def dvc(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    dvc_bin = Path(sys.executable).parent / "dvc"
-    return subprocess.run(
-        [str(dvc_bin), *args], cwd=project, env=_env(), capture_output=True, text=True, timeout=600
-    )
-
-
-def repro(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    result = dvc(project, "repro", *args)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
-
-
-def small_params(target: Path) -> None:
-    """The generator and its declaration at the small size, whatever the project is set to."""
-    params = yaml.safe_load((target / "params.yaml").read_text())
-    params["data"].update(source="generator", declaration="datasets/loans.yaml", size="small")
-    params["mlflow"].update(experiment=None, registered_model=None)
-    params["gate"].update(fairness_attributes=["sex"], mode="enforce")
-    # A 2,000-row test split cannot resolve the default uplift of 0.005 over the logistic
-    # baseline (its ROC-AUC interval is about 0.04 wide); the gate still has to see the
-    # candidate close to it.
-    params["gate"]["min_uplift_over_logistic"] = -0.02
-    (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 @pytest.fixture(scope="module")
@@ -100,20 +51,8 @@ def baseline(project: Path) -> None:
     repro(project)
 
 
-def read(project: Path, name: str) -> Any:
-    return json.loads((project / name).read_text())
-
-
-def client(project: Path) -> mlflow.MlflowClient:
-    return mlflow.MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
-
-
-def champion_version(project: Path) -> str:
-    return str(client(project).get_model_version_by_alias(REGISTERED, "champion").version)
-
-
 def versions(project: Path) -> list[Any]:
-    return list(client(project).search_model_versions(f"name = '{REGISTERED}'"))
+    return list(project_client(project).search_model_versions(f"name = '{NAME}'"))
 
 
 @contextmanager
@@ -153,7 +92,7 @@ def test_the_split_is_a_deployment_faithful_backtest(project: Path) -> None:
 def test_training_tracks_every_model_with_validation_figures_only(project: Path) -> None:
     metrics = read(project, "reports/train_metrics.json")
     assert set(metrics) == {"rule", "logistic", "candidate"}
-    store = client(project)
+    store = project_client(project)
     experiment = store.get_experiment_by_name("loan-default")
     for name in metrics:
         assert set(metrics[name]) - {"calibration", "cross_fitted_ece"} == {"valid"}
@@ -215,7 +154,7 @@ def test_the_first_champion_is_promoted_and_exported(project: Path) -> None:
     assert verdict["passed"] and verdict["fingerprint"] == gate["fingerprint"]
     provenance = read(project, "models/champion/provenance.json")
     assert str(provenance["version"]) == champion_version(project)
-    card = f"model_cards/{REGISTERED}.md"  # the card, rendered after promote, joined the bundle
+    card = f"model_cards/{NAME}.md"  # the card, rendered after promote, joined the bundle
     assert card in provenance["files_sha256"]
     assert (project / "models/champion" / card).read_text() == (project / card).read_text()
     lock = yaml.safe_load((project / "dvc.lock").read_text())
@@ -279,8 +218,8 @@ def test_a_worse_candidate_leaves_the_champion_in_place(project: Path) -> None:
 
 def test_an_experiment_never_moves_the_champion(project: Path) -> None:
     baseline(project)
-    subprocess.run(["git", "add", "-A"], cwd=project, check=True, env=_env())
-    subprocess.run(["git", "commit", "-qm", "baseline"], cwd=project, check=True, env=_env())
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True, env=clean_env())
+    subprocess.run(["git", "commit", "-qm", "baseline"], cwd=project, check=True, env=clean_env())
     champion = champion_version(project)
     result = dvc(project, "exp", "run", "-n", "faster", "-S", "train.candidate.learning_rate=0.1")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -309,7 +248,7 @@ def test_rollback_moves_the_champion_back_and_sticks(project: Path) -> None:
                 "ci",
             ],
             cwd=project,
-            env=_env(),
+            env=clean_env(),
             capture_output=True,
             text=True,
             timeout=120,
