@@ -13,15 +13,11 @@ import warnings
 import mlflow
 import pandas as pd
 
-from loanrisk import stage, tracking
+from loanrisk import paths, stage, tracking
 from loanrisk.evaluation.report import evaluate_model
 from loanrisk.models.canonical import fingerprint
 from loanrisk.models.train import MODEL_NAMES
 from loanrisk.project import load_project
-
-SPLITS = "data/splits"
-METRICS = "reports/metrics.json"
-PLOTS = "reports/plots"
 
 
 def main() -> None:
@@ -29,17 +25,17 @@ def main() -> None:
     project = load_project()
     params, dataset = project.params, project.dataset
     gated = params.gate.fairness_attributes[0]
-    valid = pd.read_parquet(f"{SPLITS}/valid.parquet")
-    test = pd.read_parquet(f"{SPLITS}/test.parquet")
+    valid = pd.read_parquet(paths.VALID)
+    test = pd.read_parquet(paths.TEST)
     tracking.configure(project.experiment)
     metrics = {}
     for name in MODEL_NAMES:
-        model = tracking.load_model(f"models/{name}")
-        run_id = tracking.find_run(name, fingerprint(f"models/{name}"))
+        model = tracking.load_model(paths.model(name))
+        run_id = tracking.find_run(name, fingerprint(paths.model(name)))
         evaluation = evaluate_model(model, valid, test, params, dataset)
         metrics[name] = evaluation.report
         for plot, rows in evaluation.plots.items():
-            stage.write_json(f"{PLOTS}/{plot}/{name}.json", rows)
+            stage.write_json(paths.plot(plot, name), rows)
         with tracking.store_errors(), mlflow.start_run(run_id=run_id):
             logged = ("decisions", "roc_auc_ci95", "fairness")
             tracking.log_metrics({k: evaluation.report[k] for k in logged}, "eval")
@@ -54,7 +50,7 @@ def main() -> None:
             f"ECE {test_metrics['ece']:.4f} four-fifths({gated}) {ratio:.3f} "
             f"behaviour {'pass' if evaluation.report['behaviour_passed'] else 'FAIL'}"
         )
-    stage.write_json(METRICS, metrics)
+    stage.write_json(paths.METRICS, metrics)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,8 @@ import _installed  # noqa: F401 - first: says how to install the project if it i
 
 from loanrisk import stage
 from loanrisk.data.ingest import ingest
+from loanrisk.paths import RAW
 from loanrisk.project import load_project
-
-RAW = "data/raw/applications.parquet"
 
 
 def main() -> None:

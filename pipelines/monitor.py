@@ -28,19 +28,15 @@ from loanrisk.monitoring.monitor import monitor, why_not_monitored
 from loanrisk.monitoring.profile import read_profile
 from loanrisk.monitoring.report import render
 from loanrisk.monitoring.window import MONTH_COLUMN, as_dataset_rows
+from loanrisk.paths import CANDIDATE, DRIFT, METRICS, MONITORING_REPORT, TRAIN, VERDICT, WINDOW
 from loanrisk.project import load_project
 from loanrisk.scoring import score
-
-MODEL = "models/candidate"
-DRIFT = "reports/monitoring/drift.json"
-REPORT = "reports/monitoring/report.html"
-WINDOW = "data/monitoring/window.parquet"
 
 
 def skip(why: str, columns: list[str]) -> None:
     """No production traffic to judge: say why in every output (DVC expects all three)."""
     stage.write_json(DRIFT, {"skipped": why})
-    stage.write_text(REPORT, f"<!doctype html><title>Monitoring</title><p>{why}</p>\n")
+    stage.write_text(MONITORING_REPORT, f"<!doctype html><title>Monitoring</title><p>{why}</p>\n")
     stage.write_parquet(WINDOW, pd.DataFrame(columns=columns))
     print(f"monitor: skipped: {why}")
 
@@ -52,26 +48,26 @@ def main() -> None:
     if why_not is not None:
         skip(why_not, list(dataset.all_columns))
         return
-    model = tracking.load_model(MODEL)
-    profile = read_profile(MODEL)
-    verdict = stage.read_json("reports/verdict.json")
+    model = tracking.load_model(CANDIDATE)
+    profile = read_profile(CANDIDATE)
+    verdict = stage.read_json(VERDICT)
     monitored = monitor(
         params,
         dataset,
         lambda rows: score(model, rows, dataset),
         profile,
-        stage.read_json("reports/metrics.json")["candidate"],
-        pd.read_parquet("data/splits/train.parquet"),
+        stage.read_json(METRICS)["candidate"],
+        pd.read_parquet(TRAIN),
     )
     model_entry = {
-        "path": MODEL,
-        "fingerprint": fingerprint(MODEL),
+        "path": CANDIDATE,
+        "fingerprint": fingerprint(CANDIDATE),
         "promoted": bool(verdict.get("passed")),
     }
     # Rounded: the drift figures' last bits depend on memory alignment (stage.rounded).
     result = stage.rounded({"model": model_entry, **monitored.report})
     stage.write_json(DRIFT, result)
-    stage.write_text(REPORT, render(result, profile, dataset))
+    stage.write_text(MONITORING_REPORT, render(result, profile, dataset))
     window = monitored.window
     if monitored.replayed:
         window = validate_batch(window.drop(columns=[MONTH_COLUMN]), build_contract(dataset)).valid

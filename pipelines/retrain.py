@@ -25,11 +25,9 @@ import pandas as pd
 from loanrisk import stage
 from loanrisk.errors import LoanriskError
 from loanrisk.monitoring.retrain import prepare, set_params
+from loanrisk.paths import DRIFT, RETRAIN, WINDOW
 from loanrisk.project import load_project
 
-DRIFT = "reports/monitoring/drift.json"
-WINDOW = "data/monitoring/window.parquet"
-RECENT = "data/monitoring/retrain.parquet"
 PARAMS = Path("params.yaml")
 
 
@@ -59,11 +57,11 @@ def main() -> None:
         pd.read_parquet(WINDOW),
         monitoring,
         project.dataset,
-        RECENT,
+        RETRAIN,
         cfg.retrain_months,
         cfg.quality_window_months,
     )
-    stage.write_parquet(RECENT, rows)
+    stage.write_parquet(RETRAIN, rows)
     PARAMS.write_text(set_params(PARAMS.read_text(), chosen.params()))
     print(
         f"retrain: months {chosen.months[0]}..{chosen.months[-1]}: train from "

@@ -9,23 +9,20 @@ import pandas as pd
 from loanrisk import stage
 from loanrisk.data.contract import maturity_cutoff
 from loanrisk.data.split import ensure_usable, out_of_time_split, split_report, stratified_split
+from loanrisk.paths import SPLIT_REPORT, SPLITS, VALIDATED, split
 from loanrisk.project import load_project
-
-VALID = "data/validated/applications.parquet"
-SPLITS = "data/splits"
-REPORT = "reports/split.json"
 
 
 def main() -> None:
     project = load_project()
     params, dataset = project.params, project.dataset
-    frame = pd.read_parquet(VALID)
+    frame = pd.read_parquet(VALIDATED)
     boundaries: dict[str, str | float | None]
     if dataset.timestamp is not None:
         horizon = dataset.label.horizon_months
         matured_by = maturity_cutoff(params.data.as_of, horizon) if horizon else None
         gap = params.split.gap_months if params.split.gap_months is not None else horizon or 0
-        split = out_of_time_split(
+        parts = out_of_time_split(
             frame, dataset, params.split.valid_from, params.split.test_from, matured_by, gap
         )
         boundaries = {
@@ -35,21 +32,21 @@ def main() -> None:
             "matured_by": str(matured_by) if matured_by is not None else None,
         }
     else:
-        split = stratified_split(
+        parts = stratified_split(
             frame, dataset, params.split.valid_share, params.split.test_share, params.seed
         )
         boundaries = {
             "valid_share": params.split.valid_share,
             "test_share": params.split.test_share,
         }
-    ensure_usable(split, dataset)
-    for name, part in split.parts().items():
-        stage.write_parquet(f"{SPLITS}/{name}.parquet", part)
-    report = split_report(split, dataset)
+    ensure_usable(parts, dataset)
+    for name, part in parts.parts().items():
+        stage.write_parquet(split(name), part)
+    report = split_report(parts, dataset)
     report["boundaries"] = boundaries
-    stage.write_json(REPORT, report)
-    sizes = ", ".join(f"{k} {len(v)}" for k, v in split.parts().items())
-    print(f"split ({split.strategy}): {sizes} ({split.immature} unlabelled) -> {SPLITS}/")
+    stage.write_json(SPLIT_REPORT, report)
+    sizes = ", ".join(f"{k} {len(v)}" for k, v in parts.parts().items())
+    print(f"split ({parts.strategy}): {sizes} ({parts.immature} unlabelled) -> {SPLITS}/")
 
 
 if __name__ == "__main__":

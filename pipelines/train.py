@@ -19,16 +19,12 @@ import mlflow
 import pandas as pd
 from mlflow.data.pandas_dataset import PandasDataset, from_pandas
 
-from loanrisk import stage, tracking
+from loanrisk import paths, stage, tracking
 from loanrisk.models.canonical import save_canonical
 from loanrisk.models.train import MODEL_NAMES, TrainedModel, features, fit_model, score
 from loanrisk.monitoring.profile import FILE as PROFILE
 from loanrisk.monitoring.profile import Profile, build_profile
 from loanrisk.project import load_project
-
-SPLITS = "data/splits"
-MODELS = Path("models")
-METRICS = "reports/train_metrics.json"
 
 
 @tracking.store_errors()
@@ -44,7 +40,7 @@ def log_and_save(
     serialisation = tracking.serialisation(model.estimator, example)
     profile_json = profile.to_json()
     fingerprint = save_canonical(
-        model.estimator, MODELS / model.name, {PROFILE: profile_json}, **serialisation
+        model.estimator, Path(paths.model(model.name)), {PROFILE: profile_json}, **serialisation
     )
     with mlflow.start_run(run_name=model.name):
         mlflow.set_tags(
@@ -77,17 +73,17 @@ def main() -> None:
     project = load_project()
     params, dataset = project.params, project.dataset
     # The test split is not read here: it is kept for the verdict (evaluate and the gate).
-    paths = {part: f"{SPLITS}/{part}.parquet" for part in ("train", "valid")}
-    splits = {part: pd.read_parquet(path) for part, path in paths.items()}
+    files = {part: paths.split(part) for part in ("train", "valid")}
+    splits = {part: pd.read_parquet(path) for part, path in files.items()}
     tracking.configure(project.experiment)
     # One dataset entity for the three runs: inferring its schema takes seconds.
     training_data = from_pandas(
         splits["train"],
-        source=Path(paths["train"]).resolve().as_uri(),
+        source=Path(files["train"]).resolve().as_uri(),
         name="train",
         targets=dataset.label.column,
     )
-    data_md5 = tracking.file_md5(paths["train"])
+    data_md5 = tracking.file_md5(files["train"])
     example = features(splits["train"].head(5), dataset)
     metrics = {}
     for name in MODEL_NAMES:
@@ -97,7 +93,7 @@ def main() -> None:
         log_and_save(model, example, training_data, data_md5, profile)
         metrics[name] = {**model.metrics, **model.notes}
         print(f"train: {name:<9} validation ROC-AUC {model.metrics['valid']['roc_auc']:.4f}")
-    stage.write_json(METRICS, metrics)
+    stage.write_json(paths.TRAIN_METRICS, metrics)
 
 
 if __name__ == "__main__":

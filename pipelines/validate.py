@@ -15,13 +15,8 @@ import pandas as pd
 from loanrisk import stage
 from loanrisk.data.contract import contract_for
 from loanrisk.data.validation import ensure_acceptable, validate_batch, write_outputs
+from loanrisk.paths import QUARANTINE, RAW, VALIDATED, VALIDATION, VALIDATION_SUMMARY
 from loanrisk.project import load_project
-
-RAW = Path("data/raw/applications.parquet")
-VALID = Path("data/validated/applications.parquet")
-QUARANTINE = Path("data/quarantine/applications.parquet")
-REPORT = Path("reports/validation.json")
-SUMMARY = Path("reports/validation.md")
 
 
 def main() -> None:
@@ -29,16 +24,18 @@ def main() -> None:
     params = project.params
     schema = contract_for(project.dataset, params.data.as_of, params.contract.max_staleness_days)
     result = validate_batch(pd.read_parquet(RAW), schema)
-    report = write_outputs(result, VALID, QUARANTINE, REPORT, SUMMARY)
+    report = write_outputs(
+        result, *map(Path, (VALIDATED, QUARANTINE, VALIDATION, VALIDATION_SUMMARY))
+    )
     print(
         f"validate: {report['rows_valid']} valid, {report['rows_quarantined']} quarantined "
-        f"of {report['rows_in']} -> {VALID}, {QUARANTINE}"
+        f"of {report['rows_in']} -> {VALIDATED}, {QUARANTINE}"
     )
     ensure_acceptable(
         result,
         params.contract.max_quarantine_share,
         project.dataset.where(),
-        f"{SUMMARY} and {QUARANTINE}",
+        f"{VALIDATION_SUMMARY} and {QUARANTINE}",
     )
 
 

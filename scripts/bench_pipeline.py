@@ -15,7 +15,10 @@ import subprocess
 import sys
 import time
 
-STAGES = ("ingest", "validate", "split", "train", "evaluate", "promote")
+from loanrisk.paths import OUTPUTS
+
+STAGES = tuple(OUTPUTS)
+"""Every DVC stage, in the pipeline's order."""
 
 
 def main() -> None:

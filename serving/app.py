@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_exception_handler(v2.V2Error, v2.v2_error)  # type: ignore[arg-type]
     log = service.request_log if service.settings.log_requests else None
-    app.add_middleware(Edge, settings=service.settings, log=log)  # type: ignore[arg-type]
+    app.add_middleware(Edge, settings=service.settings, log=log)
     return app
 
 

@@ -47,7 +47,7 @@ def application_model(dataset: Declaration) -> type[BaseModel]:
     return create_model(
         f"{title}Application",
         __config__=config,
-        __validators__=validators,  # type: ignore[arg-type]
+        __validators__=validators,
         **fields,
     )
 
@@ -80,7 +80,7 @@ def _field(column: pa.Column) -> tuple[Any, dict[str, Any]]:
     }
     kind = str(column.dtype)
     if allows.allowed is not None:
-        return Literal[allows.allowed], constraints  # type: ignore[valid-type]
+        return Literal[allows.allowed], constraints
     if kind.startswith("string") or kind == "str":
         return str, constraints
     return _TYPES[kind], constraints

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from loanrisk import paths
 from loanrisk.config import MonitorConfig, load_params
 from loanrisk.data.declaration import Declaration, load_declaration
 from loanrisk.errors import ConfigError
@@ -28,7 +29,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model_uri: str = Field("models/champion", min_length=1)
+    model_uri: str = Field(paths.CHAMPION, min_length=1)
     """A serving bundle directory, or ``models:/<name>@<alias>`` resolved through MLflow."""
     challenger_uri: str | None = None
     """A second model for canary or shadow traffic (same forms as ``model_uri``)."""
@@ -43,9 +44,9 @@ class Settings(BaseModel):
     max_concurrency: int = Field(64, ge=1)
     admin_token: str | None = None
     """Bearer token for /admin/*; unset, the admin endpoints answer 403."""
-    cards_dir: Path = Path("model_cards")
+    cards_dir: Path = Path(paths.MODEL_CARDS)
     """Where the documentation stage renders model cards (`<model name>.md` and `.html`)."""
-    capture_dir: Path = Path("captures")
+    capture_dir: Path = Path(paths.CAPTURES)
     capture_sample: float = Field(1.0, ge=0, le=1)
     capture_queue: int = Field(10_000, ge=1)
     metrics: bool = True

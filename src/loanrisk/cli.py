@@ -18,7 +18,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from loanrisk import stage
+from loanrisk import paths, stage
 from loanrisk.config import SCENARIOS, load_params
 from loanrisk.project import load_project
 
@@ -166,7 +166,7 @@ def rollback(
         bool, typer.Option(help="Re-export models/champion/ for the restored version.")
     ] = True,
     bundle_dir: Annotated[Path, typer.Option(help="Where the serving bundle lives.")] = Path(
-        "models/champion"
+        paths.CHAMPION
     ),
     params_path: ParamsOption = Path("params.yaml"),
 ) -> None:
@@ -174,9 +174,8 @@ def rollback(
     import os
 
     from loanrisk import tracking
-    from loanrisk.data.contract import build_contract, contract_json_schema
     from loanrisk.registry import registry
-    from loanrisk.registry.bundle import export_version
+    from loanrisk.registry.release import export_champion
 
     project = load_project(params_path)
     name = project.registered_model
@@ -185,12 +184,8 @@ def rollback(
     moved = registry.rollback(name, who, reason)
     print(f"champion of {name}: v{moved.from_version} -> v{moved.to_version} (by {who})")
     if export:
-        with tracking.store_errors():
-            restored = registry.client().get_model_version(name, moved.to_version)
-        export_version(
-            bundle_dir, name, restored, contract_json_schema(build_contract(project.dataset))
-        )
-        print(f"exported v{moved.to_version} to {bundle_dir}")
+        exported = export_champion(project, bundle_dir)
+        print(f"exported v{exported} to {bundle_dir}")
 
 
 @app.command(name="check-params", epilog="Example: loanrisk check-params --params params.yaml")

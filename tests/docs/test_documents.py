@@ -497,35 +497,17 @@ def test_the_stage_writes_the_same_bytes_in_another_process(
         assert (staged.root / path).read_text() == text, path
 
 
-def test_the_stage_logs_the_card_and_the_datasheet_to_the_candidates_run(
-    loans_workspace: Workspace, staged: Staged, tmp_path: Path
-) -> None:
+def test_the_stage_writes_nothing_to_the_store(staged: Staged) -> None:
+    """Rendering is a function of the repository's files: logging the documents to the
+    candidate's run is the release's (`tests/registry/test_release.py`)."""
     assert staged.done.returncode == 0, staged.done.stderr
     client = staged.store.client()
-    logged = {
+    logged = [
         item.path
         for folder in (sources.MODEL_CARDS, sources.DATASHEETS)
         for item in client.list_artifacts(staged.store.run_id, folder)
-    }
-    documents_ = {p for p in stage_outputs(loans_workspace) if p != sources.PROBLEM}
-    assert logged == documents_
-    for path in sorted(logged):
-        local = client.download_artifacts(staged.store.run_id, path, str(tmp_path))
-        assert Path(local).read_bytes() == (staged.root / path).read_bytes(), path
-    assert staged.store.run_id in staged.done.stdout
-
-
-def test_the_stage_says_in_one_line_when_no_run_holds_the_candidate(
-    loans_workspace: Workspace, staged: Staged, tmp_path: Path
-) -> None:
-    root = copy_workspace(loans_workspace, tmp_path / "project")
-    verdict = json.loads((root / sources.VERDICT).read_text())
-    verdict["fingerprint"] = "0" * 64  # a candidate the store never saw
-    (root / sources.VERDICT).write_text(json.dumps(verdict))
-    done = run_stage(root, staged.store)
-    assert done.returncode == 1
-    assert done.stderr.count("\n") == 1, done.stderr
-    assert "no run holds the candidate" in done.stderr and "dvc repro" in done.stderr
+    ]
+    assert logged == []
 
 
 def test_the_stage_says_in_one_line_which_report_is_missing(

@@ -257,7 +257,7 @@ def test_rollback_moves_the_champion_back_and_sticks(project: Path) -> None:
         assert champion_version(project) == before
         assert str(read(project, "models/champion/provenance.json")["version"]) == before
     with changed_params(project, **{"train.candidate": {"max_iter": 150}}):
-        repro(project, "--force", "promote")
+        repro(project, "--force", "release")
         gate = read(project, "reports/gate.json")
         assert champion_version(project) == before  # the same model does not come back
         assert "not_rolled_back" in {c["name"] for c in gate["criteria"] if not c["passed"]}

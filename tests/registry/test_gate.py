@@ -101,7 +101,7 @@ def test_the_champion_comparison_uses_the_cost_intervals_upper_bound_and_the_mar
 def _compare(
     params: Params, y: np.ndarray, challenger: np.ndarray, champion: np.ndarray
 ) -> ChampionComparison:
-    """What the promote stage computes, on given labels and scores."""
+    """What the release computes, on given labels and scores."""
     costs = params.problem
     t = cost_optimal_threshold(costs.cost_approve_default, costs.cost_reject_good)
     cost = paired_cost_difference(

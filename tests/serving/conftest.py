@@ -2,7 +2,7 @@
 
 The models are the project's own (the candidate and the logistic baseline), fitted on the
 generated splits with the loan declaration, logged, registered and exported exactly as the
-promote stage does, so the service is tested on what it will really serve.
+release stage does, so the service is tested on what it will really serve.
 """
 
 from __future__ import annotations

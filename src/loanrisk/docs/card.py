@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from loanrisk import paths
 from loanrisk.docs import monitoring, results, risks
 from loanrisk.docs import sources as src
 from loanrisk.docs.context import Context, context, scenario_text, source_list
@@ -372,7 +373,7 @@ def _provenance(ctx: Context) -> Section:
                 "from. The serving bundle's "
                 f"{code('provenance.json')} (and {code('GET /model')} on the service) shows "
                 "them for the champion, with its metrics and gate result; "
-                f"{code('reports/gate.json')} holds the release decision against the previous "
+                f"{code(paths.GATE)} holds the release decision against the previous "
                 f"champion; the MLflow experiment "
                 f"{code(ctx.project.experiment)} holds the runs."
             ),

@@ -3,6 +3,7 @@ when the data is the generator's) and its preprocessing, cleaning and labelling.
 
 from __future__ import annotations
 
+from loanrisk import paths
 from loanrisk.docs import plots
 from loanrisk.docs import sources as src
 from loanrisk.docs.context import Context, scenario_text
@@ -220,7 +221,7 @@ def preprocessing(ctx: Context) -> Section:
         f"declaration ({code(src.CONTRACT)}): types, ranges, categories, nulls, unique ids and "
         "the row rules below. A value that cannot be read exactly becomes a null before "
         "coercion, so its row fails instead of being silently changed. Failing rows go to "
-        f"{code('data/quarantine/')} with the checks each failed: "
+        f"{code(paths.folder(paths.QUARANTINE))} with the checks each failed: "
         f"{validation.show(count, 'rows_quarantined')} of {validation.show(count, 'rows_in')} "
         f"({validation.show(PCT2, 'quarantined_share')}); the validate stage stops above "
         f"{ctx.params.show(PCT1, 'contract', 'max_quarantine_share')} "
@@ -233,7 +234,7 @@ def preprocessing(ctx: Context) -> Section:
         "**Grouping for fairness**: "
         + ("; ".join(bands) if bands else "no numeric protected attribute to band")
         + ".",
-        f"**Is the raw data kept?** Yes, {code('data/raw/')}, versioned by DVC.",
+        f"**Is the raw data kept?** Yes, {code(paths.folder(paths.RAW))}, versioned by DVC.",
     ]
     blocks: list[Block] = [
         Bullets(tuple(items)),

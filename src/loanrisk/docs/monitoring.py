@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from loanrisk import paths
 from loanrisk.docs import sources as src
 from loanrisk.docs.context import Context
 from loanrisk.docs.document import Block, Bullets, Paragraph, Section, Table
@@ -67,7 +68,7 @@ def _summary(ctx: Context, report: Cursor) -> tuple[Block, ...]:
             f"{report.show(plain, 'months', last, 'month')} ({where}), against the reference "
             "profile stored with this model, as a snapshot on "
             f"{report.show(plain, 'as_of')} knows them: {verdict}. The full report, with its "
-            f"plots, is {code('reports/monitoring/report.html')}."
+            f"plots, is {code(paths.MONITORING_REPORT)}."
         )
     ]
     reasons = decision.get("reasons")

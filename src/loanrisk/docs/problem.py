@@ -752,8 +752,9 @@ def _protected(ctx: Context) -> Section:
         f"{attributes} {verb} with the data for evaluation and monitoring and never "
         f"{'reaches' if one else 'reach'} a model ({code('protected')} in "
         f"{code(ctx.declaration_source)}; "
-        f"{code('tests/evaluation/test_behaviour.py')} checks it). Leaving an attribute out does not "
-        "make a model fair: other columns can carry it. The gate enforces the four-fifths rule "
+        f"{code('tests/evaluation/test_behaviour.py')} checks it). "
+        "Leaving an attribute out does not make a model fair: other columns can carry it. "
+        "The gate enforces the four-fifths rule "
         f"and the equalized-odds limit across {gate} ({code('gate.fairness_attributes')})"
     )
     if reported:

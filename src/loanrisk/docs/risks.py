@@ -3,6 +3,7 @@ ethical considerations, each from the reports' own numbers."""
 
 from __future__ import annotations
 
+from loanrisk import paths
 from loanrisk.docs import sources as src
 from loanrisk.docs.analysis import closest_to_failing, weakest_slices
 from loanrisk.docs.context import Context
@@ -57,7 +58,7 @@ def gate_verdict(ctx: Context) -> Section:
                 "interval of the difference in decision cost per application at most "
                 f"{p.show(plain, 'gate', 'champion_cost_margin')}) and never rolled back "
                 "before. "
-                f"They are in {code('reports/gate.json')}, with the release they led to."
+                f"They are in {code(paths.GATE)}, with the release they led to."
             ),
         ),
     )

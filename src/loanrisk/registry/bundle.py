@@ -24,6 +24,7 @@ from typing import Any
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 
+from loanrisk import paths
 from loanrisk.errors import BundleError
 from loanrisk.registry.registry import tag_json
 from loanrisk.stage import file_digest
@@ -35,7 +36,7 @@ POLICY = "policy.json"
 PROVENANCE = "provenance.json"
 PROFILE = "profile.json"
 """The model's reference profile (``loanrisk.monitoring.profile``), an artifact of its run."""
-CARDS = "model_cards"
+CARDS = paths.MODEL_CARDS
 """The model card (Markdown and HTML) the document stage logged to the model's run."""
 
 
@@ -133,8 +134,8 @@ def export_version(
     destination: str | Path, name: str, version: ModelVersion | None, contract: dict[str, Any]
 ) -> None:
     """Export registered ``version`` of ``name`` (None: no champion yet) as the bundle at
-    ``destination``: the one way promote, `loanrisk rollback` and the service's rollback
-    write a bundle."""
+    ``destination``, with the contract the service validates requests against
+    (:func:`loanrisk.registry.release.export_champion` calls it for the champion)."""
     if version is None:
         export_bundle(
             destination, None, None, {"version": None, "reason": "no champion yet"}, contract
@@ -159,7 +160,7 @@ def provenance_for(name: str, version: ModelVersion) -> dict[str, Any]:
         "fingerprint": version.tags.get("fingerprint"),
         "git_commit": version.tags.get("git_commit"),
         "data_md5": version.tags.get("data_md5"),
-        "data_md5_of": "data/splits/train.parquet (as in dvc.lock)",
+        "data_md5_of": f"{paths.TRAIN} (as in dvc.lock)",
         "metrics": tag_json(version, "metrics"),
         "gate_passed": version.tags.get("gate_passed"),
         "gate_mode": version.tags.get("gate_mode"),

@@ -128,6 +128,19 @@ def candidate_criteria(
     return criteria
 
 
+def alone(
+    fingerprint: str, candidate: dict[str, Any], logistic: dict[str, Any], config: GateConfig
+) -> dict[str, Any]:
+    """The candidate judged alone, as `reports/verdict.json` holds it: the criteria that need
+    no champion, whether they all pass, and the fingerprint of the model they judged."""
+    criteria = candidate_criteria(candidate, logistic, config)
+    return {
+        "fingerprint": fingerprint,
+        "passed": all(c.passed for c in criteria),
+        "criteria": [c.as_dict() for c in criteria],
+    }
+
+
 def champion_criterion(comparison: ChampionComparison | None, margin: float) -> Criterion:
     """Not worse than the champion at the decision the model supports: the upper bound of
     the paired interval of the cost difference is at most ``margin`` (in the cost of one
