@@ -24,11 +24,17 @@ import pandas as pd
 
 from loanrisk import stage
 from loanrisk.errors import LoanriskError
-from loanrisk.monitoring.retrain import prepare, set_params
+from loanrisk.monitoring.retrain import prepare, reasons_to_retrain, set_params
 from loanrisk.paths import DRIFT, RETRAIN, WINDOW
 from loanrisk.project import load_project
 
 PARAMS = Path("params.yaml")
+
+
+def require(path: str) -> str:
+    if not Path(path).is_file():
+        raise LoanriskError(f"{path} not found: run `make repro` first (the monitor stage)")
+    return path
 
 
 def main() -> None:
@@ -36,30 +42,20 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="retrain without a recommendation")
     args = parser.parse_args()
     project = load_project()
-    if not Path(DRIFT).is_file():
-        raise LoanriskError(f"{DRIFT} not found: run `make repro` first (the monitor stage)")
-    monitoring = stage.read_json(DRIFT)
-    if monitoring.get("skipped"):
-        raise LoanriskError(f"retrain: the monitor judged no window ({monitoring['skipped']})")
-    decision = monitoring["decision"]
-    if not (decision["retrain"] or args.force):
+    monitoring = stage.read_json(require(DRIFT))
+    reasons = reasons_to_retrain(monitoring, args.force)
+    if reasons is None:
         print(
             "retrain: the monitor does not recommend retraining "
             "(make retrain FORCE=1, or --force, retrains anyway)"
         )
         return
-    for reason in decision["reasons"]:
+    for reason in reasons:
         print(f"retrain: because {reason}")
-    if not Path(WINDOW).is_file():
-        raise LoanriskError(f"{WINDOW} not found: run `make repro` first (the monitor stage)")
     cfg = project.params.monitor
+    window = pd.read_parquet(require(WINDOW))
     chosen, rows = prepare(
-        pd.read_parquet(WINDOW),
-        monitoring,
-        project.dataset,
-        RETRAIN,
-        cfg.retrain_months,
-        cfg.quality_window_months,
+        window, monitoring, project.dataset, RETRAIN, cfg.retrain_months, cfg.quality_window_months
     )
     stage.write_parquet(RETRAIN, rows)
     PARAMS.write_text(set_params(PARAMS.read_text(), chosen.params()))

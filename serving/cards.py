@@ -1,11 +1,12 @@
-"""The champion's model card when its bundle carries none: the project's rendered card,
-served only if it describes this very model (same fingerprint)."""
+"""The champion's model card: the one its bundle (or registered run) carries, else the
+project's rendered card, served only if it describes this very model (same fingerprint)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from serving.errors import ProblemError
 from serving.model import ServedModel
 
 CARD_FINGERPRINT = re.compile(r"\*\*Fingerprint\*\*: `([^`]+)`")
@@ -26,3 +27,11 @@ def model_card(folder: Path, champion: ServedModel) -> tuple[str, str] | str:
             "was not promoted"
         )
     return markdown.read_text(), html.read_text()
+
+
+def champion_card(champion: ServedModel, folder: Path) -> tuple[str, str]:
+    """The champion's card as (Markdown, HTML); 404 with the reason when there is none."""
+    found = champion.card or model_card(folder, champion)
+    if isinstance(found, str):
+        raise ProblemError(404, "no model card for the champion", found)
+    return found

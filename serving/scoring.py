@@ -5,6 +5,7 @@ data plane reads as a sequence of named steps.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,42 @@ from serving.monitor import OnlineMonitor
 CHAMPION, CANARY, SHADOW = "champion", "canary", "shadow"
 """The roles a model plays: every request's default, a sticky share of ids, or a silent
 second opinion on the champion's traffic."""
+
+
+def route(application_id: str, canary_fraction: float) -> str:
+    """The role for an application under canary traffic. Sticky: the same id always lands
+    in the same bucket of 10,000, so a client asking twice meets the same model."""
+    bucket = zlib.crc32(application_id.encode()) % 10_000
+    return CANARY if bucket < canary_fraction * 10_000 else CHAMPION
+
+
+def answer(
+    model: ServedModel,
+    role: str,
+    applications: list[dict[str, Any]],
+    dataset: Declaration,
+    monitor: OnlineMonitor | None,
+    export: bool,
+) -> list[dict[str, Any]]:
+    """``model`` scores and decides ``applications`` in ``role``: counted when ``export``,
+    observed by ``monitor`` (the champion's), one answer per application."""
+    features = dataset.feature_names
+    p = model.score_rows([{f: a[f] for f in features} for a in applications])
+    decisions = model.decide(p)
+    if export:
+        record(model, role, p, decisions)
+    if monitor is not None:
+        observe(monitor, dataset, applications, p, decisions)
+    id_column = dataset.id.column
+    return [
+        {
+            "id": a[id_column],
+            "probability": float(p[j]),
+            "decision": str(decisions[j]),
+            "model_version": model.version,
+        }
+        for j, a in enumerate(applications)
+    ]
 
 
 def record(model: ServedModel, role: str, p: np.ndarray, decisions: list[str]) -> None:

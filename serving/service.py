@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,13 +29,13 @@ from loanrisk.monitoring.drift import DEFAULTS
 from loanrisk.stage import one_line
 from serving import metrics
 from serving.capture import Capture, now
-from serving.cards import model_card
+from serving.cards import champion_card
 from serving.errors import ProblemError
 from serving.logs import RequestLog
 from serving.model import ServedModel, load_served
 from serving.monitor import OnlineMonitor
 from serving.requests import Feedback
-from serving.scoring import CANARY, CHAMPION, SHADOW, capture_records, observe, record
+from serving.scoring import CANARY, CHAMPION, SHADOW, answer, capture_records, record, route
 from serving.settings import Settings, dataset_for, thresholds_for
 from serving.validation import Door
 
@@ -170,29 +169,18 @@ class Service:
         """The synchronous work of :meth:`predict`: route, score, decide, count, observe and
         offer the records to the capture."""
         id_column = self.dataset.id.column
-        features = self.dataset.feature_names
         roles = [self.role_for(a[id_column]) for a in applications]
         out: list[dict[str, Any]] = [{} for _ in applications]
         for role in (CHAMPION, CANARY):
             index = [i for i, r in enumerate(roles) if r == role]
-            if not index:
-                continue
             model = champion if role == CHAMPION else self.challenger
-            assert model is not None  # a canary role is only given when a challenger is loaded
-            p = model.score_rows([{f: applications[i][f] for f in features} for i in index])
-            decisions = model.decide(p)
-            if self.settings.metrics:
-                record(model, role, p, decisions)
-            monitor = self.monitor
-            if role == CHAMPION and monitor is not None:
-                observe(monitor, self.dataset, [applications[i] for i in index], p, decisions)
-            for j, i in enumerate(index):
-                out[i] = {
-                    "id": applications[i][id_column],
-                    "probability": float(p[j]),
-                    "decision": str(decisions[j]),
-                    "model_version": model.version,
-                }
+            if not index or model is None:  # a canary role is only given with a challenger
+                continue
+            monitor = self.monitor if role == CHAMPION else None
+            rows = [applications[i] for i in index]
+            answers = answer(model, role, rows, self.dataset, monitor, self.settings.metrics)
+            for i, one in zip(index, answers, strict=True):
+                out[i] = one
         if self.capture.wanted():
             stamp = now().isoformat(timespec="microseconds")  # one format: readers parse it
             self.capture.offer(capture_records(applications, out, roles, request_id, stamp))
@@ -200,11 +188,9 @@ class Service:
 
     def role_for(self, application_id: str) -> str:
         """Canary traffic is sticky: the same application id always goes to the same model."""
-        s = self.settings
-        if s.traffic != CANARY or self.challenger is None:
+        if self.settings.traffic != CANARY or self.challenger is None:
             return CHAMPION
-        bucket = zlib.crc32(application_id.encode()) % 10_000
-        return CANARY if bucket < s.canary_fraction * 10_000 else CHAMPION
+        return route(application_id, self.settings.canary_fraction)
 
     def shadow(self, applications: list[dict[str, Any]]) -> None:
         """The challenger scores what the champion answered; a failure never reaches a client."""
@@ -272,11 +258,7 @@ class Service:
     def card(self) -> tuple[str, str]:
         """The champion's model card as (Markdown, HTML): the one its bundle (or registered
         run) carries, else the project's if it describes this very model."""
-        champion = self.require_champion()
-        found = champion.card or model_card(self.settings.cards_dir, champion)
-        if isinstance(found, str):
-            raise ProblemError(404, "no model card for the champion", found)
-        return found
+        return champion_card(self.require_champion(), self.settings.cards_dir)
 
     # -- helpers ------------------------------------------------------------------------
 

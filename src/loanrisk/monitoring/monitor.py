@@ -15,15 +15,19 @@ import pandas as pd
 from loanrisk.config import Params
 from loanrisk.data.contract import build_contract
 from loanrisk.data.declaration import Declaration
+from loanrisk.data.validation import validate_batch
 from loanrisk.evaluation.policy import DecisionPolicy
 from loanrisk.monitoring.assess import Baseline, Scorer, assess
 from loanrisk.monitoring.profile import Profile
 from loanrisk.monitoring.window import (
+    MONTH_COLUMN,
     VERSION_COLUMN,
+    as_dataset_rows,
     from_captures,
     monitoring_as_of,
     replay,
 )
+from loanrisk.stage import parquet_safe
 
 NOT_REPLAYABLE = (
     "data.source is a file, and the generator replays production only for a model trained "
@@ -40,6 +44,30 @@ class Monitored:
     report: dict[str, Any]
     window: pd.DataFrame
     replayed: bool
+
+    def retraining_rows(self, dataset: Declaration) -> pd.DataFrame:
+        """The window as `make retrain` reads it: for a replay, the contract-valid rows as
+        ingest would see them on the monitoring date (outcomes younger than the label
+        horizon unknown); for captures, every captured application as a dataset row,
+        stamped when it arrived, with the outcomes reported so far."""
+        if self.replayed:
+            rows = self.window.drop(columns=[MONTH_COLUMN])
+            return validate_batch(rows, build_contract(dataset)).valid
+        return parquet_safe(as_dataset_rows(self.window, dataset))
+
+
+def summary(report: dict[str, Any]) -> list[str]:
+    """The monitor's decision in a few lines: the verdict, its reasons, the broken feeds."""
+    decision = report["decision"]
+    verdict = "retrain recommended" if decision["retrain"] else "no retraining needed"
+    n = len(report["months"])
+    lines = [f"{n} month{'' if n == 1 else 's'}, {verdict}"]
+    lines += [f"  {reason}" for reason in decision["reasons"]]
+    lines += [
+        f"  fix the feed: {column} ({months[0]}..{months[-1]})"
+        for column, months in decision["feed_problems"].items()
+    ]
+    return lines
 
 
 def served_by(captured: pd.DataFrame) -> dict[str, int]:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from loanrisk.data.contract import maturity_cutoff
 from loanrisk.data.declaration import Declaration
-from loanrisk.errors import ConfigError
+from loanrisk.errors import ConfigError, LoanriskError
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,19 @@ class RetrainPlan:
             ("split", "test_from"): f'"{self.test_from}"',
             ("split", "gap_months"): "0",
         }
+
+
+def reasons_to_retrain(monitoring: dict[str, Any], force: bool) -> list[str] | None:
+    """Why to retrain, from the monitor's report (`reports/monitoring/drift.json`): its
+    reasons, or an empty list when ``force`` overrides a report that recommends nothing;
+    None when it recommends nothing and nothing forces it. Refused when the monitor judged
+    no window at all."""
+    if monitoring.get("skipped"):
+        raise LoanriskError(f"retrain: the monitor judged no window ({monitoring['skipped']})")
+    decision = monitoring["decision"]
+    if not (decision["retrain"] or force):
+        return None
+    return list(decision["reasons"])
 
 
 def snapshot_date(window: pd.DataFrame, timestamp: str) -> dt.date:
