@@ -7,13 +7,12 @@ treelite also imports XGBoost and LightGBM models (``treelite.frontend.from_xgbo
 ``treelite.frontend.from_lightgbm(booster)``); :func:`from_treelite` compiles any such binary
 model with ``<=`` or ``<`` splits, given the sources of its input columns.
 
-Why not ``treelite.gtil.predict`` at request time: measured on the champion (200 trees),
+Why not ``treelite.gtil.predict`` at request time (champion, 200 trees, one thread):
 gtil answers one row in about 40 us (``predict_per_tree``, needed to sum in scikit-learn's
-order, 31 us) against 12 us for the table walk below, and a 10,000-row batch in 7-14 us a
-row against about 2; ``gtil.predict`` also adds the baseline after the trees, not before as
-scikit-learn does, which moves the score by up to 1e-14 (an isotonic calibrator can enlarge
-that). tl2cgen would need a C compiler at service start. The walk below keeps scikit-learn's
-order: the baseline first, then each tree's leaf in tree order.
+order, 31 us) where the table walk below takes 14 us, and a 10,000-row batch in 7-14 us a
+row where the walk takes 4.3 (``benchmarks/fastpath.py``); ``gtil.predict`` also adds the
+baseline after the trees, not first as scikit-learn does, which moves scores by up to 1e-14
+(an isotonic calibrator can enlarge that). tl2cgen would need a C compiler at service start.
 
 How: each split feature's value becomes a *slot*, a small integer that fixes the outcome of
 every split on it (for a number, how many of its thresholds lie below the value, NaN last;
@@ -139,8 +138,11 @@ class Trees:
     node_base: IndexArray  # node * width
     node_slot: IndexArray  # which slot each node reads (leaves: a constant 0 slot at the end)
     value: FloatArray  # leaf values; node 0, a pseudo-tree, holds the baseline
-    roots: IndexArray
+    roots: IndexArray  # the pseudo-tree, then the trees in order
     depth: int
+    walk_roots: IndexArray  # the same roots, deepest tree first (for batches)
+    walk_active: tuple[int, ...]  # trees still inside at each level, in walk order
+    walk_position: tuple[int, ...]  # each root's position in walk order
     kind: str = "hist_gradient_boosting"
     logit: bool = True
 
@@ -170,14 +172,19 @@ class Trees:
         for i, s in enumerate(self.slots):
             slot[i] = s.batch(columns[s.name][start:stop])
         flat, offsets = slot.ravel(), np.arange(rows, dtype=np.intp)
-        node = np.repeat(self.roots[:, np.newaxis], rows, axis=1)
-        for _ in range(self.depth):
-            index = self.node_slot.take(node) * rows + offsets
-            node = self.next_flat.take(node * self.width + flat.take(index))
+        node = np.repeat(self.walk_roots[:, np.newaxis], rows, axis=1)
+        for active in self.walk_active:  # deepest first: only trees not yet at a leaf step
+            part = node[:active]
+            index = self.node_slot.take(part)
+            index *= rows
+            index += offsets
+            part *= self.width
+            part += flat.take(index)
+            node[:active] = self.next_flat.take(part)
         leaf = self.value.take(node)
-        raw: FloatArray = leaf[0].copy()
-        for tree in leaf[1:]:
-            raw += tree
+        raw: FloatArray = leaf[self.walk_position[0]].copy()
+        for position in self.walk_position[1:]:
+            raw += leaf[position]
         return raw
 
 
@@ -220,6 +227,10 @@ def from_treelite(model: Any, sources: Sequence[Source]) -> Trees:
             table[offset + i, : len(children)] = children
             node_slot[offset + i] = at
         offset += len(nodes)
+    order = sorted(range(len(roots)), key=lambda t: -depths[t])
+    walk_position = [0] * len(roots)
+    for place, tree in enumerate(order):
+        walk_position[tree] = place
     return Trees(
         slots=tuple(slots),
         width=width,
@@ -229,6 +240,9 @@ def from_treelite(model: Any, sources: Sequence[Source]) -> Trees:
         value=value,
         roots=np.array(roots, dtype=np.intp),
         depth=max(depths),
+        walk_roots=np.array([roots[t] for t in order], dtype=np.intp),
+        walk_active=tuple(sum(d > level for d in depths) for level in range(max(depths))),
+        walk_position=tuple(walk_position),
     )
 
 
