@@ -35,6 +35,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from loanrisk.data.declaration import Declaration
 from loanrisk.fastpath.calibration import Calibrator, compile_calibrator, expit_array
@@ -249,7 +250,10 @@ def _compile_trees(model: Any, sources: list[Source]) -> Trees:
     trees = from_treelite(treelite.sklearn.import_model(model), sources)
 
     def decision(columns: Mapping[str, npt.NDArray[Any]], n: int) -> FloatArray:
-        scores: FloatArray = model.decision_function(model_input(sources, columns, n))
+        # One OpenMP thread: on busy cores (workers loading together) the trees' threads
+        # otherwise wait on each other for seconds.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            scores: FloatArray = model.decision_function(model_input(sources, columns, n))
         return scores
 
     verify(trees, decision)
