@@ -2,12 +2,14 @@
 
 Plain ASGI rather than Starlette's ``BaseHTTPMiddleware`` (no per-request task or copy):
 a request id on every response, the body-size limit (declared and, for chunked bodies,
-counted as the body arrives), the concurrency cap, the request metrics, and one JSON log
-line per request (route, status, latency, model version; never an applicant's field).
+counted as the body arrives), a timeout on each read of the body, the concurrency cap (the
+health probes and /metrics are exempt), the request metrics, and one JSON log line per
+request (route, status, latency, model version; never an applicant's field).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -27,6 +29,10 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+EXEMPT = ("/health/", "/metrics")
+"""Paths the concurrency cap never refuses: an orchestrator's probes and Prometheus' scrape
+must keep answering while the service is saturated, or a flood looks like a dead process."""
 
 
 class Edge:
@@ -54,19 +60,25 @@ class Edge:
         try:
             limited = await self._limits(scope, receive, send_with_id)
             if limited is None:
-                self.inflight += 1
+                counted = not str(scope.get("path", "")).startswith(EXEMPT)
+                self.inflight += counted
                 try:
-                    capped = _capped(receive, self.settings.max_body_bytes)
+                    capped = _capped(
+                        receive, self.settings.max_body_bytes, self.settings.body_timeout_s
+                    )
                     await self.app(scope, capped, send_with_id)
                 except BodyTooLargeError:
                     if not status["started"]:
                         await _plain(send_with_id, 413, "the body is larger than the limit")
+                except BodyTimeoutError:
+                    if not status["started"]:
+                        await _plain(send_with_id, 408, "the body stalled: send it whole")
                 except Exception:  # a bug: answered as a plain 500, logged, still counted
                     LOG.exception("unhandled error (request %s)", request_id)
                     if not status["started"]:
                         await _plain(send_with_id, 500, "internal error")
                 finally:
-                    self.inflight -= 1
+                    self.inflight -= counted
         finally:
             self._observe(scope, status["code"], time.perf_counter() - start, request_id)
 
@@ -76,7 +88,8 @@ class Edge:
             if name == b"content-length" and too_large:
                 await _plain(send, 413, "the body is larger than the limit")
                 return 413
-        if self.inflight >= self.settings.max_concurrency:
+        exempt = str(scope.get("path", "")).startswith(EXEMPT)
+        if not exempt and self.inflight >= self.settings.max_concurrency:
             await _plain(send, 429, "too many requests in flight", retry=True)
             return 429
         return None
@@ -107,16 +120,29 @@ class BodyTooLargeError(Exception):
     pass
 
 
-def _capped(receive: Receive, limit: int) -> Receive:
-    """A body sent without Content-Length (chunked) is counted as it arrives."""
-    seen = {"bytes": 0}
+class BodyTimeoutError(Exception):
+    pass
+
+
+def _capped(receive: Receive, limit: int, timeout_s: float) -> Receive:
+    """A body sent without Content-Length (chunked) is counted as it arrives; until the
+    body is complete, each read waits at most ``timeout_s`` (after it, a read waits for the
+    client to disconnect, for as long as that takes)."""
+    seen = {"bytes": 0, "done": False}
 
     async def wrapped() -> Message:
-        message = await receive()
+        if seen["done"]:
+            return await receive()
+        try:
+            async with asyncio.timeout(timeout_s):  # no task per read, unlike wait_for
+                message = await receive()
+        except TimeoutError:
+            raise BodyTimeoutError from None
         if message["type"] == "http.request":
             seen["bytes"] += len(message.get("body", b""))
             if seen["bytes"] > limit:
                 raise BodyTooLargeError
+            seen["done"] = not message.get("more_body", False)
         return message
 
     return wrapped

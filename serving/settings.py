@@ -42,6 +42,11 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(1_000_000, ge=1_024)
     timeout_s: float = Field(2.0, gt=0)
     max_concurrency: int = Field(64, ge=1)
+    """Requests in flight at once beyond which the service answers 429; the health probes
+    and /metrics are never counted, so a flood cannot make the orchestrator restart it."""
+    body_timeout_s: float = Field(10.0, gt=0)
+    """How long a client may take between two parts of its body before a 408: a client
+    that stalls mid-body must not hold a place under the concurrency cap."""
     admin_token: str | None = None
     """Bearer token for /admin/*; unset, the admin endpoints answer 403."""
     cards_dir: Path = Path(paths.MODEL_CARDS)

@@ -56,6 +56,69 @@ def test_requests_beyond_the_concurrency_cap_get_429_with_retry_after() -> None:
     assert [status for status, _ in others] == [200, 200]
 
 
+async def _call(edge: Edge, path: str, receive: Any = None) -> int:
+    """One request through ``edge``; the status it answered."""
+    sent: list[dict[str, Any]] = []
+
+    async def whole_body() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": path, "headers": []}
+    await edge(scope, receive or whole_body, send)
+    return int(sent[0]["status"])
+
+
+def test_the_probes_and_the_scrape_answer_while_the_cap_is_full() -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/predict":
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    edge = Edge(app, Settings(max_concurrency=2, metrics=False, log_requests=False))
+
+    async def scenario() -> list[int]:
+        held = [asyncio.create_task(_call(edge, "/predict")) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        statuses = [await _call(edge, path) for path in ("/health/live", "/metrics", "/predict")]
+        release.set()
+        return [*statuses, *await asyncio.gather(*held)]
+
+    assert asyncio.run(scenario()) == [200, 200, 429, 200, 200]
+
+
+def test_a_body_that_stalls_gets_408_and_frees_its_place() -> None:
+    """Clients that send a few bytes and stop must not hold the cap for ever."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    settings_ = Settings(max_concurrency=1, body_timeout_s=0.1, metrics=False, log_requests=False)
+    edge = Edge(app, settings_)
+
+    parts = [{"type": "http.request", "body": b'{"applica', "more_body": True}]
+
+    async def stall() -> dict[str, Any]:
+        if parts:
+            return parts.pop()
+        await asyncio.sleep(3600)  # the rest of the body never comes
+        raise AssertionError("unreachable")
+
+    async def scenario() -> list[int]:
+        stalled = await _call(edge, "/predict", stall)
+        return [stalled, await _call(edge, "/predict"), edge.inflight]
+
+    assert asyncio.run(scenario()) == [408, 200, 0]
+
+
 @pytest.fixture(scope="module")
 def client(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     captures = tmp_path_factory.mktemp("captures")
