@@ -117,12 +117,23 @@ def _columns(rows: Sequence[Mapping[str, Any]], dataset: Declaration) -> dict[st
 def load_served(uri: str, dataset: Declaration) -> ServedModel:
     """Load ``uri`` (a bundle directory or ``models:/<name>@<alias>``), check that it reads
     the declared features, compile its fast path and answer one smoke prediction."""
-    if uri.startswith("models:/"):
-        model = _from_registry(uri, dataset)
-    else:
-        model = _from_bundle(uri, dataset)
-    smoke(model)
+    try:
+        model = (
+            _from_registry(uri, dataset)
+            if uri.startswith("models:/")
+            else _from_bundle(uri, dataset)
+        )
+        smoke(model)
+    except (LoanriskError, OSError):
+        raise
+    except Exception as exc:  # a malformed file that passed its checksum: refuse, with why
+        raise BundleError(f"{uri}: cannot load the model: {one_line_of(exc)}") from exc
     return model
+
+
+def one_line_of(exc: BaseException) -> str:
+    """``KeyError: 'threshold'``, ``BadZipFile: File is not a zip file``, ..."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
 
 
 def _from_bundle(path: str, dataset: Declaration) -> ServedModel:
