@@ -49,6 +49,9 @@ class Settings(BaseModel):
     that stalls mid-body must not hold a place under the concurrency cap."""
     admin_token: str | None = None
     """Bearer token for /admin/*; unset, the admin endpoints answer 403."""
+    feedback_token: str | None = None
+    """Bearer token for POST /feedback, whose outcomes become training data; unset, anyone
+    who reaches the service may post them (with a JSON content type)."""
     cards_dir: Path = Path(paths.MODEL_CARDS)
     """Where the documentation stage renders model cards (`<model name>.md` and `.html`)."""
     capture_dir: Path = Path(paths.CAPTURES)

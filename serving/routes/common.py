@@ -54,11 +54,27 @@ def json_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 async def authorise(request: Request, service: ServiceDep) -> None:
-    """Admin routes need ``Authorization: Bearer $LOANRISK_ADMIN_TOKEN``; none is set: 403.
-    The comparison takes the same time whatever the guess."""
+    """Admin routes need ``Authorization: Bearer $LOANRISK_ADMIN_TOKEN``; none is set: 403."""
     token = service.settings.admin_token
     if not token:
         raise ProblemError(403, "admin endpoints are disabled", "set LOANRISK_ADMIN_TOKEN")
+    _bearer(request, token)
+
+
+async def authorise_feedback(request: Request, service: ServiceDep) -> None:
+    """Outcomes become training data, so they are JSON only (a cross-site form cannot post
+    ``application/json`` without the browser asking first) and, with
+    ``LOANRISK_FEEDBACK_TOKEN`` set, bearer-authenticated."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise ProblemError(415, "send the outcome as Content-Type: application/json")
+    if service.settings.feedback_token:
+        _bearer(request, service.settings.feedback_token)
+
+
+def _bearer(request: Request, token: str) -> None:
+    """401 unless ``Authorization: Bearer <token>``; the comparison takes the same time
+    whatever the guess."""
     given = request.headers.get("authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
         raise ProblemError(401, "a valid bearer token is required")

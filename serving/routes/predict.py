@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from serving.errors import ProblemError
 from serving.requests import Feedback
-from serving.routes.common import JSON, ServiceDep, json_body, parse_json, request_id
+from serving.routes.common import (
+    JSON,
+    ServiceDep,
+    authorise_feedback,
+    json_body,
+    parse_json,
+    request_id,
+)
 
 
 def router_for(application_schema: dict[str, object]) -> APIRouter:
@@ -25,7 +32,10 @@ def router_for(application_schema: dict[str, object]) -> APIRouter:
         return JSON({"request_id": rid, "model": model, "predictions": scored.predictions})
 
     @router.post(
-        "/feedback", status_code=202, openapi_extra=json_body(Feedback.model_json_schema())
+        "/feedback",
+        status_code=202,
+        openapi_extra=json_body(Feedback.model_json_schema()),
+        dependencies=[Depends(authorise_feedback)],
     )
     async def feedback(request: Request, service: ServiceDep) -> Response:
         """Record an observed outcome for an application scored earlier."""

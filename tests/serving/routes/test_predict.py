@@ -189,5 +189,32 @@ def test_a_chunked_feedback_body_over_the_limit_is_a_413(store: Store, tmp_path:
     small = settings(store, tmp_path, max_body_bytes=2048)
     with TestClient(create_app(small)) as client:
         chunks = (b'{"id": "' + b"x" * 1024 for _ in range(4))
-        response = client.post("/feedback", content=chunks)
+        headers = {"content-type": "application/json"}
+        response = client.post("/feedback", content=chunks, headers=headers)
         assert response.status_code == 413
+
+
+def test_feedback_is_json_only_so_a_cross_site_form_cannot_post_outcomes(
+    client: TestClient, tmp_path: Path
+) -> None:
+    body = '{"id": "A202411-000001", "outcome": 0}'
+    for kind in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"content-type": kind} if kind else {}
+        response = client.post("/feedback", content=body, headers=headers)
+        assert response.status_code == 415, kind
+        assert "application/json" in response.json()["error"]
+    files = list((tmp_path / "captures" / "feedback").glob("*.jsonl"))
+    recorded = [r for f in files for r in read_jsonl(f) if r["outcome"] == 0]
+    assert recorded == []
+
+
+def test_with_a_feedback_token_only_its_holder_may_post_outcomes(
+    store: Store, tmp_path: Path
+) -> None:
+    outcome = {"id": "A202411-000001", "outcome": 1}
+    with TestClient(create_app(settings(store, tmp_path, feedback_token="f33dback"))) as c:
+        assert c.post("/feedback", json=outcome).status_code == 401
+        wrong = {"authorization": "Bearer f33dbacK"}
+        assert c.post("/feedback", json=outcome, headers=wrong).status_code == 401
+        right = {"authorization": "Bearer f33dback"}
+        assert c.post("/feedback", json=outcome, headers=right).status_code == 202
