@@ -47,9 +47,10 @@ class Settings(BaseModel):
     body_timeout_s: float = Field(10.0, gt=0)
     """How long a client may take between two parts of its body before a 408: a client
     that stalls mid-body must not hold a place under the concurrency cap."""
-    admin_token: str | None = None
-    """Bearer token for /admin/*; unset, the admin endpoints answer 403."""
-    feedback_token: str | None = None
+    admin_token: str | None = Field(None, min_length=16)
+    """Bearer token for /admin/*; unset, the admin endpoints answer 403. At least 16
+    characters (`openssl rand -hex 16` gives 32): a short token is refused at start-up."""
+    feedback_token: str | None = Field(None, min_length=16)
     """Bearer token for POST /feedback, whose outcomes become training data; unset, anyone
     who reaches the service may post them (with a JSON content type)."""
     cards_dir: Path = Path(paths.MODEL_CARDS)

@@ -87,7 +87,7 @@ def register_model(model: object, splits: dict[str, pd.DataFrame], run_name: str
     return str(version.version)
 
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-0123456789"
 
 
 def settings(store: Store, tmp_path: Path, **changes: Any) -> Settings:

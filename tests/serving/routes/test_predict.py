@@ -212,9 +212,11 @@ def test_with_a_feedback_token_only_its_holder_may_post_outcomes(
     store: Store, tmp_path: Path
 ) -> None:
     outcome = {"id": "A202411-000001", "outcome": 1}
-    with TestClient(create_app(settings(store, tmp_path, feedback_token="f33dback"))) as c:
+    with TestClient(
+        create_app(settings(store, tmp_path, feedback_token="f33dback-0123456789"))
+    ) as c:
         assert c.post("/feedback", json=outcome).status_code == 401
-        wrong = {"authorization": "Bearer f33dbacK"}
+        wrong = {"authorization": "Bearer f33dback-012345678"}
         assert c.post("/feedback", json=outcome, headers=wrong).status_code == 401
-        right = {"authorization": "Bearer f33dback"}
+        right = {"authorization": "Bearer f33dback-0123456789"}
         assert c.post("/feedback", json=outcome, headers=right).status_code == 202
