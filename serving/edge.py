@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
+from starlette.requests import ClientDisconnect
 
 from serving import metrics
 from serving.logs import RequestLog
@@ -30,6 +31,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+CLIENT_CLOSED = 499
+"""What the metrics and the log say of a request whose client left before its answer (the
+code nginx uses): not a 5xx, so it never fires the error-rate alert."""
 EXEMPT = ("/health/", "/metrics")
 """Paths the concurrency cap never refuses: an orchestrator's probes and Prometheus' scrape
 must keep answering while the service is saturated, or a flood looks like a dead process."""
@@ -73,6 +77,8 @@ class Edge:
                 except BodyTimeoutError:
                     if not status["started"]:
                         await _plain(send_with_id, 408, "the body stalled: send it whole")
+                except ClientDisconnect:  # the client left: nobody to answer, not our error
+                    status["code"] = CLIENT_CLOSED
                 except Exception:  # a bug: answered as a plain 500, logged, still counted
                     LOG.exception("unhandled error (request %s)", request_id)
                     if not status["started"]:

@@ -171,3 +171,32 @@ def test_the_metrics_pass_promtool(client: TestClient, tmp_path: Path) -> None:
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_client_that_leaves_mid_body_is_a_499_not_a_500(caplog: pytest.LogCaptureFixture) -> None:
+    from starlette.requests import Request
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await Request(scope, receive).body()  # Starlette raises ClientDisconnect
+
+    from prometheus_client import REGISTRY
+
+    def counted(status: str) -> float:
+        labels = {"route": "(unmatched)", "status": status}
+        return REGISTRY.get_sample_value("loanrisk_http_requests_total", labels) or 0.0
+
+    before = counted("499"), counted("500")
+    edge = Edge(app, Settings(metrics=True, log_requests=False))
+
+    async def leave() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/predict", "headers": []}
+    asyncio.run(edge(scope, leave, send))
+    assert (counted("499"), counted("500")) == (before[0] + 1, before[1]) and sent == []
+    assert "unhandled error" not in caplog.text
