@@ -11,12 +11,15 @@ The price: a crash loses at most one interval of records.
 
 Feedback (an observed outcome) is rare and must not be lost, so it is appended
 synchronously, under a lock, to its own file.
+
+Every write holds the file's lock and follows a file that erasure replaced, and with a
+retention set, day files older than it are deleted at start and at each new day
+(:mod:`loanrisk.monitoring.captures`).
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime as dt
 import json
 import threading
@@ -26,10 +29,9 @@ from typing import IO, Any
 
 import orjson
 
+from loanrisk.monitoring.captures import FEEDBACK, PREDICTIONS, append, expire
 from serving import metrics
 
-PREDICTIONS = "predictions"
-FEEDBACK = "feedback"
 INTERVAL_S = 0.2
 CHUNK = 64
 
@@ -45,12 +47,18 @@ class Capture:
     """
 
     def __init__(
-        self, directory: Path, sample: float, size: int, interval: float = INTERVAL_S
+        self,
+        directory: Path,
+        sample: float,
+        size: int,
+        interval: float = INTERVAL_S,
+        retention_days: int | None = None,
     ) -> None:
         self.directory = directory
         self.sample = sample
         self.size = size
         self.interval = interval
+        self.retention_days = retention_days
         self._pending: collections.deque[dict[str, Any]] = collections.deque()
         self._write_lock = threading.Lock()
         self._feedback_lock = threading.Lock()
@@ -58,6 +66,7 @@ class Capture:
         self._day: str | None = None
         self._handle: IO[bytes] | None = None
         self._counter = 0
+        self.expire(now().date())
         self._thread = threading.Thread(target=self._write_forever, name="capture", daemon=True)
         self._thread.start()
 
@@ -80,11 +89,10 @@ class Capture:
 
     def feedback(self, record: dict[str, Any]) -> None:
         """Append one outcome now: the caller is told only once it is on disk."""
-        folder = self.directory / FEEDBACK
-        folder.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        with self._feedback_lock, (folder / f"{now():%Y-%m-%d}.jsonl").open("a") as handle:
-            handle.write(line)
+        path = self.directory / FEEDBACK / f"{now():%Y-%m-%d}.jsonl"
+        line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        with self._feedback_lock:
+            append(None, path, line).close()
 
     def flush(self) -> None:
         """Write everything pending now (tests, shutdown)."""
@@ -110,37 +118,40 @@ class Capture:
                 records.append(self._pending.popleft())
             if not records:
                 return
-            handle = None
             for start in range(0, len(records), CHUNK):
                 chunk = records[start : start + CHUNK]
                 try:
-                    handle = handle or self._file(now())
-                    handle.write(
-                        b"".join(
-                            orjson.dumps(r, default=str, option=orjson.OPT_APPEND_NEWLINE)
-                            for r in chunk
-                        )
+                    data = b"".join(
+                        orjson.dumps(r, default=str, option=orjson.OPT_APPEND_NEWLINE)
+                        for r in chunk
                     )
+                    self._handle = append(self._handle, self._path(now()), data)
                     metrics.CAPTURED.inc(len(chunk))
                 except (OSError, TypeError):
                     metrics.CAPTURE_DROPPED.inc(len(chunk))
                 time.sleep(0)  # let a request run: serialising a whole batch at once held
                 # the interpreter for milliseconds and showed up in the p99
-            if handle is not None:
-                with contextlib.suppress(OSError):
-                    handle.flush()
 
-    def _file(self, when: dt.datetime) -> IO[bytes]:
-        """Today's file, kept open; a new one at midnight UTC."""
+    def _path(self, when: dt.datetime) -> Path:
+        """Today's file; at a new day (and at the first write) the old handle is closed and
+        the files past the retention are deleted."""
         day = f"{when:%Y-%m-%d}"
-        if self._handle is None or day != self._day:
+        if day != self._day:
             if self._handle is not None:
                 self._handle.close()
-            folder = self.directory / PREDICTIONS
-            folder.mkdir(parents=True, exist_ok=True)
-            self._handle = (folder / f"{day}.jsonl").open("ab")
+                self._handle = None
             self._day = day
-        return self._handle
+            self.expire(when.date())
+        return self.directory / PREDICTIONS / f"{day}.jsonl"
+
+    def expire(self, today: dt.date) -> list[Path]:
+        """Delete the day files past the retention (none when no retention is set)."""
+        if self.retention_days is None:
+            return []
+        try:
+            return expire(self.directory, self.retention_days, today)
+        except OSError:
+            return []
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -58,6 +58,9 @@ class Settings(BaseModel):
     capture_dir: Path = Path(paths.CAPTURES)
     capture_sample: float = Field(1.0, ge=0, le=1)
     capture_queue: int = Field(10_000, ge=1)
+    capture_retention_days: int | None = Field(None, ge=1)
+    """Captured applications are personal data: day files older than this many days are
+    deleted at start and at each new day. Unset, they are kept until someone deletes them."""
     metrics: bool = True
     monitor: bool = True
     """Drift and live quality against the champion's reference profile (GET /drift)."""

@@ -20,6 +20,7 @@ import typer
 
 from loanrisk import paths, stage
 from loanrisk.config import SCENARIOS, load_params
+from loanrisk.errors import LoanriskError
 from loanrisk.project import load_project
 
 app = typer.Typer(
@@ -186,6 +187,24 @@ def rollback(
     if export:
         exported = export_champion(project, bundle_dir)
         print(f"exported v{exported} to {bundle_dir}")
+
+
+@app.command(epilog="Example: loanrisk erase A202411-000042 --captures captures")
+def erase(
+    application_id: Annotated[str, typer.Argument(help="The application id to erase.")],
+    captures: Annotated[
+        Path, typer.Option(help="The service's capture directory (LOANRISK_CAPTURE_DIR).")
+    ] = Path(paths.CAPTURES),
+    params_path: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Remove every captured record (predictions and outcomes) of one application."""
+    from loanrisk.monitoring.captures import erase as erase_records
+
+    if not captures.is_dir():
+        raise LoanriskError(f"{captures}: no such capture directory")
+    id_column = load_project(params_path).dataset.id.column
+    removed = erase_records(captures, application_id, id_column)
+    print(f"erased {removed} record{'' if removed == 1 else 's'} of {application_id} in {captures}")
 
 
 @app.command(name="check-params", epilog="Example: loanrisk check-params --params params.yaml")

@@ -34,7 +34,7 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def test_every_command_has_help(workdir: Path) -> None:
-    for command in ([], ["generate"], ["validate"], ["check-params"]):
+    for command in ([], ["generate"], ["validate"], ["check-params"], ["erase"]):
         result = run(*command, "--help", cwd=workdir)
         assert result.returncode == 0, result.stderr
         assert "Usage" in result.stdout

@@ -20,6 +20,7 @@ import pandas as pd
 from loanrisk.config import Params
 from loanrisk.data.declaration import Declaration
 from loanrisk.errors import DataSourceError
+from loanrisk.monitoring.captures import FEEDBACK, PREDICTIONS
 
 VERSION_COLUMN = "model_version"
 """The registry version of the model that answered a captured request."""
@@ -68,13 +69,13 @@ def from_captures(directory: str | Path, dataset: Declaration) -> pd.DataFrame:
     champion's record of the same request is.)
     """
     root = Path(directory)
-    records = _records(root / "predictions")
+    records = _records(root / PREDICTIONS)
     if not records:
-        raise DataSourceError(f"{root}/predictions: no captured predictions to monitor")
+        raise DataSourceError(f"{root}/{PREDICTIONS}: no captured predictions to monitor")
     frame = pd.DataFrame.from_records(records)
     id_column, label = dataset.id.column, dataset.label.column
     outcomes = pd.DataFrame.from_records(
-        _records(root / "feedback"), columns=["id", "outcome"]
+        _records(root / FEEDBACK), columns=["id", "outcome"]
     ).drop_duplicates("id", keep="last")
     frame = frame.drop_duplicates(id_column, keep="last")
     frame = frame.merge(
