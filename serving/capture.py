@@ -31,6 +31,7 @@ import orjson
 
 from loanrisk.monitoring.captures import FEEDBACK, PREDICTIONS, append, expire
 from serving import metrics
+from serving.settings import Settings
 
 INTERVAL_S = 0.2
 CHUNK = 64
@@ -69,6 +70,16 @@ class Capture:
         self.expire(now().date())
         self._thread = threading.Thread(target=self._write_forever, name="capture", daemon=True)
         self._thread.start()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Capture:
+        """The capture the settings describe (``LOANRISK_CAPTURE_*``)."""
+        return cls(
+            settings.capture_dir,
+            settings.capture_sample,
+            settings.capture_queue,
+            retention_days=settings.capture_retention_days,
+        )
 
     def wanted(self) -> bool:
         """Whether this request is in the sample: every n-th request for a share 1/n, so the

@@ -77,12 +77,7 @@ class Service:
             settings=settings,
             dataset=dataset,
             door=Door(dataset, settings.max_batch),
-            capture=Capture(
-                settings.capture_dir,
-                settings.capture_sample,
-                settings.capture_queue,
-                retention_days=settings.capture_retention_days,
-            ),
+            capture=Capture.from_settings(settings),
             executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="predict"),
             request_log=RequestLog(sys.stdout.buffer),
             thresholds=thresholds_for(settings),
