@@ -66,7 +66,8 @@ VALIDATION_FAILURES = Counter(
     ["field"],
 )
 CAPTURE_DROPPED = Counter(
-    "loanrisk_capture_dropped_total", "Prediction records dropped because the queue was full."
+    "loanrisk_capture_dropped_total",
+    "Prediction records dropped: the queue was full or the disk refused the write.",
 )
 CAPTURED = Counter("loanrisk_capture_written_total", "Prediction records written to disk.")
 MODEL_INFO = Gauge(

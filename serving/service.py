@@ -206,14 +206,15 @@ class Service:
             _event("shadow_failed", one_line(exc))
 
     async def feedback(self, outcome: Feedback, request_id: str) -> bool:
-        """Append an observed outcome (synchronously: feedback is never dropped) and join it
-        to the prediction this process made; whether it joined."""
-        entry = {
-            **outcome.model_dump(),
-            "received_at": now().isoformat(timespec="microseconds"),
-            "request_id": request_id,
-        }
-        await self._in_executor(self.capture.feedback, entry)
+        """Append an observed outcome (synchronously: feedback is never dropped, and a disk
+        that refuses it is a 503 the sender retries) and join it to the prediction this
+        process made; whether it joined."""
+        received = now().isoformat(timespec="microseconds")
+        entry = {**outcome.model_dump(), "received_at": received, "request_id": request_id}
+        try:
+            await self._in_executor(self.capture.feedback, entry)
+        except OSError as exc:
+            raise ProblemError(503, "the outcome could not be recorded", one_line(exc)) from None
         monitor = self.monitor
         return monitor.outcome(outcome.id, outcome.outcome) if monitor is not None else False
 

@@ -24,7 +24,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
@@ -116,21 +116,38 @@ def locked(path: Path) -> Iterator[None]:
 def append(handle: IO[bytes] | None, path: Path, data: bytes) -> IO[bytes]:
     """Append ``data`` to the file at ``path`` under its lock, through ``handle`` when it
     is still that file, else through a new handle (the file was erased from and replaced,
-    or expired); the handle used, to keep for the next write."""
+    or expired); the handle used, to keep for the next write.
+
+    All or nothing: a write the disk refuses half-way (full, gone read-only) is cut back to
+    where it started before the error is raised, so the file never holds a torn line that
+    would make every later reader fail, and what the writer counts as dropped is not on disk.
+    """
     while True:
         if handle is None or handle.closed:
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle = path.open("ab")
+            handle = path.open("ab", buffering=0)
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             if _same_file(handle, path):
-                handle.write(data)
-                handle.flush()
+                _write_whole(handle, data)
                 return handle
         finally:
             if not handle.closed:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
+
+
+def _write_whole(handle: IO[bytes], data: bytes) -> None:
+    fd = handle.fileno()
+    start = os.fstat(fd).st_size
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError:
+        with suppress(OSError):
+            os.ftruncate(fd, start)
+        raise
 
 
 def _same_file(handle: IO[bytes], path: Path) -> bool:
