@@ -64,12 +64,15 @@ clean: ## Remove the venv, caches and local MLflow store (DVC cache and data sta
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 1
+# How long a restarted worker may take to load its model and answer before uvicorn gives up
+# (its default, 5 s, aborts a `kill -HUP` rolling restart on a busy machine).
+WORKER_READY_S ?= 120
 
 serve: setup ## Serve the champion at http://127.0.0.1:8000 (HOST=, PORT=, WORKERS=n, MODEL_URI; see README)
 	@rm -rf .prometheus && mkdir -p .prometheus
 	env $(if $(filter-out 1,$(WORKERS)),PROMETHEUS_MULTIPROC_DIR=$(abspath .prometheus)) \
 		$(BIN)/uvicorn --factory serving.app:factory --host $(HOST) --port $(PORT) \
-		--workers $(WORKERS) --no-access-log
+		--workers $(WORKERS) --timeout-worker-healthcheck $(WORKER_READY_S) --no-access-log
 
 bench-serve: setup ## Serving latency and throughput vs mlflow models serve (needs wrk: apt-get install -y wrk; BASELINE=<git ref>: that commit side by side)
 	$(BIN)/python benchmarks/serve.py $(if $(BASELINE),--baseline $(BASELINE),)

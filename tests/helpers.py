@@ -151,6 +151,10 @@ class Server:
     process: subprocess.Popen[bytes]
 
 
+WORKER_READY_S = 120
+"""How long uvicorn waits for a new worker to load its model, as `make serve` does."""
+
+
 @contextmanager
 def uvicorn(
     store: Store, tmp_path: Path, workers: int = 1, model: Path | None = None
@@ -183,6 +187,8 @@ def uvicorn(
         str(port),
         "--workers",
         str(workers),
+        "--timeout-worker-healthcheck",
+        str(WORKER_READY_S),
         "--no-access-log",
     ]
     server = subprocess.Popen(

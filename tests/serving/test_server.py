@@ -143,8 +143,8 @@ def test_workers_restarted_together_leave_no_gauges_behind(store: Store, tmp_pat
         shutil.rmtree(served)
         shutil.copytree(store.challenger, served)
         server.process.send_signal(signal.SIGHUP)  # a rolling restart: new worker, then old out
-        # Each new worker loads and warms its model before the next old one stops: on a
-        # loaded two-core machine the whole restart has taken over a minute.
+        # Each new worker loads and warms its model before the next old one stops (uvicorn
+        # waits WORKER_READY_S for it; its 5 s default aborted the restart on a busy machine).
         deadline = time.monotonic() + 180
         after = before
         while time.monotonic() < deadline and not (len(after) == 2 and after.isdisjoint(before)):
