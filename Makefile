@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift lint-workflows render-k8s
+.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift lint-workflows manifests
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -53,7 +53,7 @@ lint-workflows: setup ## actionlint, GitHub's schemas and yamllint on .github/ (
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-issue-forms .github/ISSUE_TEMPLATE/*.yml
 	$(TEST_ENV) $(BIN)/pytest -q tests/code/test_workflows.py
 
-render-k8s: setup ## Render the Kubernetes manifests (OVERLAY=canary: the canary) and check them offline
+manifests: setup ## Render the Kubernetes manifests (OVERLAY=canary: the canary) and check them offline
 	$(BIN)/kubectl kustomize serving/k8s/$(if $(OVERLAY),overlays/$(OVERLAY),base)
 	$(TEST_ENV) $(BIN)/pytest -q tests/code/test_k8s.py
 
