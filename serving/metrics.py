@@ -69,6 +69,11 @@ CAPTURE_DROPPED = Counter(
     "loanrisk_capture_dropped_total",
     "Prediction records dropped: the queue was full or the disk refused the write.",
 )
+PROBES = Counter(
+    "loanrisk_probes_total",
+    "Boundary probes seen: one client walking one feature across the decision threshold.",
+    ["feature"],
+)
 CAPTURED = Counter("loanrisk_capture_written_total", "Prediction records written to disk.")
 MODEL_INFO = Gauge(
     "loanrisk_model_info",

@@ -37,6 +37,7 @@ from loanrisk.monitoring.drift import compare
 from loanrisk.monitoring.profile import SCORE, Profile, smoothed
 from loanrisk.monitoring.quality import MIN_OUTCOMES, protected_groups, quality
 from serving import metrics
+from serving.settings import Settings
 
 FLUSH_INTERVAL_S = 1.0
 
@@ -201,6 +202,24 @@ class OnlineMonitor:
         for i, row in enumerate(rows):
             out[i, : len(row)] = row
         return out
+
+    @classmethod
+    def started_for(
+        cls,
+        profile: Profile | None,
+        dataset: Declaration,
+        thresholds: MonitorConfig,
+        settings: Settings,
+    ) -> OnlineMonitor | None:
+        """A running monitor of a champion with ``profile``; None when monitoring is off
+        (``LOANRISK_MONITOR=false``) or the model carries no profile."""
+        if not settings.monitor or profile is None:
+            return None
+        monitor = cls(
+            profile, dataset, thresholds, window=settings.drift_window, export=settings.metrics
+        )
+        monitor.start()
+        return monitor
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._flush_forever, name="monitor", daemon=True)

@@ -34,8 +34,9 @@ from serving.errors import ProblemError
 from serving.logs import RequestLog
 from serving.model import ServedModel, load_served
 from serving.monitor import OnlineMonitor
+from serving.probing import ProbeDetector
 from serving.requests import Feedback
-from serving.scoring import CANARY, CHAMPION, SHADOW, answer, capture_records, record, route
+from serving.scoring import CANARY, CHAMPION, SHADOW, answer, capture_records, route
 from serving.settings import Settings, dataset_for, thresholds_for
 from serving.validation import Door
 
@@ -66,6 +67,7 @@ class Service:
     champion: ServedModel | None = None
     challenger: ServedModel | None = None
     monitor: OnlineMonitor | None = None
+    probes: ProbeDetector | None = None
     not_ready: str = "loading the model"
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -81,6 +83,7 @@ class Service:
             executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="predict"),
             request_log=RequestLog(sys.stdout.buffer),
             thresholds=thresholds_for(settings),
+            probes=ProbeDetector.for_settings(settings, dataset.feature_names),
         )
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -149,25 +152,33 @@ class Service:
         applications: list[dict[str, Any]],
         request_id: str,
         champion: ServedModel | None = None,
+        client: str = "",
     ) -> Scored:
         """Score and decide validated ``applications``: canary ones by the challenger, the
         rest by the champion (``champion``: the one the caller already checked); shadow
-        traffic scored afterwards, off the response path; 504 past the timeout."""
+        traffic scored afterwards, off the response path; 504 past the timeout. ``client``
+        names the sender for probing detection."""
         model = champion or self.require_champion()
-        if len(applications) == 1 and model.fast is not None:
-            # Microseconds on the compiled path: a hop to the pool would cost more than it.
-            predictions = self.score(applications, request_id, model)
-        else:
-            predictions = await self.run(lambda: self.score(applications, request_id, model))
+
+        def work() -> list[dict[str, Any]]:
+            return self.score(applications, request_id, model, client)
+
+        # Microseconds on the compiled path: a hop to the pool would cost more than it.
+        fast = len(applications) == 1 and model.fast is not None
+        predictions = work() if fast else await self.run(work)
         if self.settings.traffic == SHADOW and self.challenger is not None:
             asyncio.get_running_loop().run_in_executor(self.executor, self.shadow, applications)
         return Scored(model, predictions)
 
     def score(
-        self, applications: list[dict[str, Any]], request_id: str, champion: ServedModel
+        self,
+        applications: list[dict[str, Any]],
+        request_id: str,
+        champion: ServedModel,
+        client: str = "",
     ) -> list[dict[str, Any]]:
-        """The synchronous work of :meth:`predict`: route, score, decide, count, observe and
-        offer the records to the capture."""
+        """The synchronous work of :meth:`predict`: route, score, decide, count, observe,
+        watch for probing and offer the records to the capture."""
         id_column = self.dataset.id.column
         roles = [self.role_for(a[id_column]) for a in applications]
         out: list[dict[str, Any]] = [{} for _ in applications]
@@ -181,6 +192,8 @@ class Service:
             answers = answer(model, role, rows, self.dataset, monitor, self.settings.metrics)
             for i, one in zip(index, answers, strict=True):
                 out[i] = one
+        if self.probes is not None:
+            self.probes.observe(client, applications, [p["decision"] for p in out])
         if self.capture.wanted():
             stamp = now().isoformat(timespec="microseconds")  # one format: readers parse it
             self.capture.offer(capture_records(applications, out, roles, request_id, stamp))
@@ -194,14 +207,10 @@ class Service:
 
     def shadow(self, applications: list[dict[str, Any]]) -> None:
         """The challenger scores what the champion answered; a failure never reaches a client."""
-        model = self.challenger
-        if model is None:
+        if self.challenger is None:
             return
-        features = self.dataset.feature_names
         try:
-            p = model.score_rows([{f: a[f] for f in features} for a in applications])
-            if self.settings.metrics:
-                record(model, SHADOW, p, model.decide(p))
+            answer(self.challenger, SHADOW, applications, self.dataset, None, self.settings.metrics)
         except Exception as exc:
             _event("shadow_failed", one_line(exc))
 
@@ -219,12 +228,13 @@ class Service:
         return monitor.outcome(outcome.id, outcome.outcome) if monitor is not None else False
 
     async def drift(self) -> dict[str, Any]:
-        report = await self.run(self.require_monitor().drift)
-        return {"model_version": self.require_champion().version, **report}
+        return await self._live(self.require_monitor().drift)
 
     async def quality(self) -> dict[str, Any]:
-        report = await self.run(self.require_monitor().quality)
-        return {"model_version": self.require_champion().version, **report}
+        return await self._live(self.require_monitor().quality)
+
+    async def _live(self, report: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        return {"model_version": self.require_champion().version, **await self.run(report)}
 
     # -- what is served -----------------------------------------------------------------
 
@@ -286,18 +296,9 @@ class Service:
             self.monitor.close()
         # The bins are the new model's: counters of the old bins would mix two profiles.
         metrics.forget(metrics.DRIFT_BINS, metrics.REFERENCE_SHARE)
-        self.monitor = None
-        if not self.settings.monitor or model.profile is None:
-            return
-        monitor = OnlineMonitor(
-            model.profile,
-            self.dataset,
-            self.thresholds,
-            window=self.settings.drift_window,
-            export=self.settings.metrics,
+        self.monitor = OnlineMonitor.started_for(
+            model.profile, self.dataset, self.thresholds, self.settings
         )
-        monitor.start()
-        self.monitor = monitor
 
 
 def _event(name: str, reason: str) -> None:

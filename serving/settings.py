@@ -67,6 +67,9 @@ class Settings(BaseModel):
     drift_window: int = Field(5_000, ge=1, le=1_000_000)
     """How many recent applications GET /drift judges."""
     log_requests: bool = True
+    probe_steps: int = Field(5, ge=0)
+    """A client that sends this many values of one feature, everything else the same, and
+    sees the decision change is probing the model's boundary (serving/probing.py); 0: off."""
 
 
 def _fields() -> dict[str, str]:

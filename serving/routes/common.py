@@ -41,6 +41,15 @@ def request_id(request: Request) -> str:
     return found
 
 
+def client_of(request: Request) -> str:
+    """Who sent the request, for probing detection: the ``X-Client-Id`` the gateway in front
+    of the service sets, else the connection's address."""
+    given = request.headers.get("x-client-id")
+    if given:
+        return given[:200]
+    return request.client.host if request.client else ""
+
+
 def parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)

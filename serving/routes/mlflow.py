@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from serving.errors import ProblemError
-from serving.routes.common import ServiceDep, request_id
+from serving.routes.common import ServiceDep, client_of, request_id
 
 router = APIRouter(tags=["mlflow"])
 
@@ -34,7 +34,7 @@ async def invocations(request: Request, service: ServiceDep) -> Response:
         return _mlflow_error(str(exc))
     except ProblemError as exc:
         return _mlflow_error(f"{exc.error}: {exc.fields()}")
-    scored = await service.predict(applications, rid, champion)
+    scored = await service.predict(applications, rid, champion, client_of(request))
     p = [row["probability"] for row in scored.predictions]
     return _json({"predictions": [[1.0 - q, q] for q in p]})
 

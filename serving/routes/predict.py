@@ -12,6 +12,7 @@ from serving.routes.common import (
     JSON,
     ServiceDep,
     authorise_feedback,
+    client_of,
     json_body,
     parse_json,
     request_id,
@@ -27,7 +28,7 @@ def router_for(application_schema: dict[str, object]) -> APIRouter:
         """Score one application, or ``{"applications": [...]}``; decide each."""
         rid = request_id(request)
         applications = service.door.applications(parse_json(await request.body()))
-        scored = await service.predict(applications, rid)
+        scored = await service.predict(applications, rid, client=client_of(request))
         model = {"name": scored.champion.name, "version": scored.champion.version}
         return JSON({"request_id": rid, "model": model, "predictions": scored.predictions})
 

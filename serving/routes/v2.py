@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from serving.errors import ProblemError
 from serving.model import ServedModel
-from serving.routes.common import ServiceDep, request_id
+from serving.routes.common import ServiceDep, client_of, request_id
 from serving.service import Service
 
 V2_TYPES = {"float": "FP64", "integer": "INT64", "boolean": "BOOL", "category": "BYTES"}
@@ -113,7 +113,8 @@ async def infer(
     except ProblemError as exc:
         raise V2Error(400, exc.fields() or exc.error) from None
     try:
-        predictions = (await service.predict(applications, rid, champion)).predictions
+        scored = await service.predict(applications, rid, champion, client_of(request))
+        predictions = scored.predictions
     except ProblemError as exc:  # no model, or a timeout: in the protocol's own shape
         message = f"{exc.error}: {exc.fields()}" if exc.detail else exc.error
         raise V2Error(exc.status, message) from None

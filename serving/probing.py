@@ -1,0 +1,112 @@
+"""Probing: one client walking one feature of an otherwise identical application across the
+decision threshold, which is how an applicant (or a competitor) maps the model's boundary.
+
+For every scored application the detector hashes each feature's value with a key drawn at
+start (so nothing kept can be turned back into an applicant's value), and for each feature
+the sum of the others' hashes: applications that differ in that one feature only share that
+sum. Per client and per such sum it remembers which values of the feature it saw (at most
+``steps``) and which decisions they got. Once one client has sent ``steps`` values of one
+feature with everything else the same and the decisions changed along the way, that is one
+probe, counted once in ``loanrisk_probes_total{feature}``; the alert `LoanriskBoundaryProbing`
+fires on it (serving/prometheus/alerts.yml).
+
+Memory is bounded: at most ``clients`` clients and ``per_client`` application shapes each,
+the least recently seen forgotten first. A client is its ``X-Client-Id`` header (set by the
+gateway in front of the service) or else its address.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from serving import metrics
+from serving.settings import Settings
+
+MASK = (1 << 64) - 1
+
+
+@dataclass
+class _Walk:
+    """One application shape with one feature left free: the free values seen (as hashes)
+    and the decisions they got."""
+
+    values: set[int] = field(default_factory=set)
+    decisions: set[str] = field(default_factory=set)
+    flagged: bool = False
+
+
+class ProbeDetector:
+    """Counts boundary probes per feature; thread-safe, bounded, keeps no applicant value."""
+
+    def __init__(
+        self,
+        features: Sequence[str],
+        steps: int = 5,
+        clients: int = 4096,
+        per_client: int = 256,
+        export: bool = True,
+    ) -> None:
+        self.features = tuple(features)
+        self.steps, self.clients, self.per_client, self.export = steps, clients, per_client, export
+        self._key = int.from_bytes(os.urandom(8), "little")
+        self._seen: OrderedDict[str, OrderedDict[tuple[int, int], _Walk]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.probes: dict[str, int] = {}
+        if export:  # every feature's series from 0: increase() misses a series born at 1
+            for name in self.features:
+                metrics.child(metrics.PROBES, name)
+
+    @classmethod
+    def for_settings(cls, settings: Settings, features: Sequence[str]) -> ProbeDetector | None:
+        """The detector ``LOANRISK_PROBE_STEPS`` asks for (None when it is 0: off)."""
+        if not settings.probe_steps:
+            return None
+        return cls(features, settings.probe_steps, export=settings.metrics)
+
+    def observe(
+        self, client: str, applications: Sequence[dict[str, Any]], decisions: Sequence[str]
+    ) -> None:
+        """Remember what ``client`` sent and was answered; count a probe when one is seen."""
+        key = self._key
+        with self._lock:
+            walks = self._walks_of(client)
+            for application, decision in zip(applications, decisions, strict=True):
+                hashes = [hash((key, name, application.get(name))) for name in self.features]
+                total = sum(hashes) & MASK
+                for index, own in enumerate(hashes):
+                    shape = (index, (total - own) & MASK)
+                    walk = walks.get(shape)
+                    if walk is None:
+                        walk = walks[shape] = _Walk()
+                        if len(walks) > self.per_client:
+                            walks.popitem(last=False)
+                    else:
+                        walks.move_to_end(shape)
+                    if walk.flagged:
+                        continue
+                    if len(walk.values) < self.steps:
+                        walk.values.add(own)
+                    walk.decisions.add(decision)
+                    if len(walk.values) >= self.steps and len(walk.decisions) > 1:
+                        walk.flagged = True
+                        self._count(self.features[index])
+
+    def _walks_of(self, client: str) -> OrderedDict[tuple[int, int], _Walk]:
+        walks = self._seen.get(client)
+        if walks is None:
+            walks = self._seen[client] = OrderedDict()
+            if len(self._seen) > self.clients:
+                self._seen.popitem(last=False)
+        else:
+            self._seen.move_to_end(client)
+        return walks
+
+    def _count(self, feature: str) -> None:
+        self.probes[feature] = self.probes.get(feature, 0) + 1
+        if self.export:
+            metrics.child(metrics.PROBES, feature).inc()
