@@ -53,8 +53,15 @@ def client_of(request: Request) -> str:
 def parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise ProblemError(400, "the body is not JSON") from None
+    except orjson.JSONDecodeError as exc:  # where and why, never the body's own text
+        raise ProblemError(400, "the body is not JSON", _where(exc)) from None
+
+
+def _where(exc: orjson.JSONDecodeError) -> str:
+    """``unexpected character at line 1, column 12``: the parser's reason and position (NaN
+    and Infinity are not JSON, nor are numbers beyond 64 bits or nesting beyond 1,024)."""
+    reason = str(exc.msg).split(":")[0]
+    return f"{reason} at line {exc.lineno}, column {exc.colno}"
 
 
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -70,13 +77,18 @@ async def authorise(request: Request, service: ServiceDep) -> None:
     _bearer(request, token)
 
 
-async def authorise_feedback(request: Request, service: ServiceDep) -> None:
-    """Outcomes become training data, so they are JSON only (a cross-site form cannot post
-    ``application/json`` without the browser asking first) and, with
-    ``LOANRISK_FEEDBACK_TOKEN`` set, bearer-authenticated."""
+async def require_json(request: Request) -> None:
+    """Every body the service reads is JSON, and says so: what it is sent is captured and
+    becomes training data, and a cross-site form cannot post ``application/json`` without
+    the browser asking first."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/json" and not kind.endswith("+json"):
-        raise ProblemError(415, "send the outcome as Content-Type: application/json")
+        raise ProblemError(415, "send the body as Content-Type: application/json")
+
+
+async def authorise_feedback(request: Request, service: ServiceDep) -> None:
+    """Outcomes become training data: with ``LOANRISK_FEEDBACK_TOKEN`` set, only its holder
+    may post them."""
     if service.settings.feedback_token:
         _bearer(request, service.settings.feedback_token)
 
