@@ -15,9 +15,10 @@ The graph is the project's own loop, run on a schedule instead of by hand:
 - ``retrain`` runs ``make retrain``: the same pipeline and gate on the recent matured window.
   It rewrites params.yaml and dvc.lock in the project: review and commit them, a retrain is
   a release.
-- ``notify`` logs one summary line and, when ``LOANRISK_NOTIFY_URL`` (or the Variable
-  ``loanrisk_notify_url``) is set, posts it there as JSON ``{"text": ...}`` (Slack and
-  Mattermost incoming webhooks take this shape).
+- ``notify`` logs one summary line (the decision and its reasons; after a retrain, what the
+  release did: ``reports/gate.json``'s reason and the champion before and after) and, when
+  ``LOANRISK_NOTIFY_URL`` (or the Variable ``loanrisk_notify_url``) is set, posts it there as
+  JSON ``{"text": ...}`` (Slack and Mattermost incoming webhooks take this shape).
 
 The DAG holds no logic of its own beyond reading that decision: every step is one of the
 project's entry points, run in the project's directory with its ``.venv/bin`` first on PATH.
@@ -45,7 +46,9 @@ from airflow.sdk import Variable, dag, get_current_context, task
 DAG_ID = "loanrisk_ct"
 MONITOR = "dvc repro verdict && dvc repro --force --single-item monitor"
 RETRAIN = "make retrain"
-DRIFT = "reports/monitoring/drift.json"  # loanrisk.paths.DRIFT (this venv has no loanrisk)
+# loanrisk.paths.DRIFT and GATE: this venv has no loanrisk (tests/code/test_airflow_dag.py)
+DRIFT = "reports/monitoring/drift.json"
+GATE = "reports/gate.json"
 PROJECT_VARIABLE, PROJECT_ENV = "loanrisk_project_dir", "LOANRISK_PROJECT_DIR"
 NOTIFY_VARIABLE, NOTIFY_ENV = "loanrisk_notify_url", "LOANRISK_NOTIFY_URL"
 
@@ -109,9 +112,14 @@ def loanrisk_ct() -> None:
         ti = context["ti"]
         decision = ti.xcom_pull(task_ids="decide", key="decision")
         reasons = "; ".join(decision["reasons"]) or "no drift, quality within the gate"
-        if decision["retrain"]:
-            outcome = ti.xcom_pull(task_ids="retrain") or "retrain: no output"
-            line = f"retraining recommended ({reasons}); {outcome}"
+        if decision["retrain"]:  # the release that ended the retrain: what the gate did
+            gate = json.loads((project_dir() / GATE).read_text())
+            failures = "; ".join(gate["failures"])
+            line = (
+                f"retrained ({reasons}); release: {gate['reason']}, champion "
+                f"{gate['champion_before']} -> {gate['champion_after']}"
+                + (f" (gate failures: {failures})" if failures else "")
+            )
         else:
             line = f"no retraining needed ({reasons}); champion kept"
         line = f"{DAG_ID} {context['run_id']}: {line}"
