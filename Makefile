@@ -13,7 +13,8 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift lint-workflows manifests
+.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift \
+	lint-workflows manifests airflow-setup airflow-test airflow-lock
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -72,7 +73,7 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (needs the package ind
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
 clean: ## Remove the venv, caches and local MLflow store (DVC cache and data stay)
-	rm -rf $(VENV) benchmarks/.venv-evidently .pytest_cache .mypy_cache .ruff_cache mlflow.db mlartifacts
+	rm -rf $(VENV) $(AIRFLOW_VENV) benchmarks/.venv-evidently .pytest_cache .mypy_cache .ruff_cache mlflow.db mlartifacts
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -92,3 +93,22 @@ bench-serve: setup ## Serving latency and throughput vs mlflow models serve (nee
 
 bench-drift: setup ## Drift engine vs Evidently at 10k/100k/1M rows (Evidently's own venv, from the package index) and online monitoring's per-request cost (needs wrk)
 	$(BIN)/python benchmarks/drift.py
+
+# Airflow lives in its own venv, from its own lock: never a dependency of the project.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_LOCK := orchestration/airflow/requirements.lock
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+
+$(AIRFLOW_STAMP): $(AIRFLOW_LOCK) | $(STAMP)
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(AIRFLOW_VENV)/bin/python --require-hashes $(AIRFLOW_LOCK)
+	@touch $(AIRFLOW_STAMP)
+
+airflow-setup: $(AIRFLOW_STAMP) ## Create .venv-airflow with the locked Airflow for the continuous-training DAG (a no-op when up to date)
+
+airflow-test: setup airflow-setup ## Run the continuous-training DAG twice with `airflow dags test` in a temporary copy: no drift, then a recession that retrains
+	$(BIN)/python orchestration/airflow/check_dag.py --airflow $(AIRFLOW_VENV)/bin/airflow
+
+airflow-lock: ## Re-resolve orchestration/airflow/requirements.lock from requirements.in (needs the package index)
+	@test -x $(BIN)/uv || (test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)) && $(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile orchestration/airflow/requirements.in --python-version 3.11 --generate-hashes -o $(AIRFLOW_LOCK)
