@@ -157,12 +157,18 @@ WORKER_READY_S = 120
 
 @contextmanager
 def uvicorn(
-    store: Store, tmp_path: Path, workers: int = 1, model: Path | None = None
+    store: Store,
+    tmp_path: Path,
+    workers: int = 1,
+    model: Path | None = None,
+    environ: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """`uvicorn --factory serving.app:factory`, as `make serve` runs it, once ready.
 
     Several workers share one metrics view through ``PROMETHEUS_MULTIPROC_DIR``, as under
-    `make serve`; ``model`` is the bundle served (the store's champion by default).
+    `make serve`; ``model`` is the bundle served (the store's champion by default);
+    ``environ`` adds or overrides settings. Everything the server prints stays readable
+    from ``process.stdout`` after the block.
     """
     port = free_port()
     env = {
@@ -172,6 +178,7 @@ def uvicorn(
         "LOANRISK_ADMIN_TOKEN": TOKEN,
         "LOANRISK_CAPTURE_DIR": str(tmp_path / "captures"),
         "LOANRISK_LOG_REQUESTS": "false",
+        **(environ or {}),
     }
     if workers > 1 or model is not None:
         multiproc = tmp_path / "prometheus"

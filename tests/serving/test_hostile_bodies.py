@@ -45,7 +45,11 @@ CASES: dict[str, tuple[Case, int, str]] = {
         422,
         "income",
     ),
-    "a wrong content type": (lambda a: (body(a), {"content-type": "text/plain"}), 415, "application/json"),
+    "a wrong content type": (
+        lambda a: (body(a), {"content-type": "text/plain"}),
+        415,
+        "application/json",
+    ),
     "no content type": (lambda a: (body(a).encode(), {}), 415, "application/json"),
     "a gzip body": (
         lambda a: (gzip.compress(body(a).encode()), {**JSON_TYPE, "content-encoding": "gzip"}),
