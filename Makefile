@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 TEST_ENV := MLFLOW_TRACKING_URI=
 
 .PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift \
-	lint-workflows manifests airflow-setup airflow-test airflow-lock
+	lint-workflows manifests airflow-setup airflow-test airflow-lock remote
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -30,6 +30,15 @@ setup: $(STAMP) ## Create .venv and install the locked dependencies (a no-op whe
 
 repro: setup ## Run the whole DVC pipeline on the embedded defaults (data, training, evaluation, gate)
 	$(BIN)/dvc repro
+
+# Where `make remote` keeps DVC's data: a directory outside the work tree, e.g. on a shared
+# filesystem. Written to .dvc/config.local (git-ignored): nothing committed names a remote,
+# so `dvc repro` needs none and `dvc push` without one says how to add one.
+DVC_REMOTE ?= ../loanrisk-dvc-remote
+
+remote: setup ## Set DVC's default remote to a directory (DVC_REMOTE=../loanrisk-dvc-remote); then dvc push / dvc pull
+	@mkdir -p "$(DVC_REMOTE)"
+	$(BIN)/dvc remote add --local --default --force shared "$(abspath $(DVC_REMOTE))"
 
 retrain: setup ## Retrain on the recent matured window when the monitor recommends it (FORCE=1: anyway)
 	$(BIN)/python pipelines/retrain.py $(if $(FORCE),--force,)

@@ -8,11 +8,12 @@ import datetime as dt
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,28 +158,33 @@ WORKER_READY_S = 120
 
 @contextmanager
 def uvicorn(
-    store: Store,
+    store: Store | None,
     tmp_path: Path,
     workers: int = 1,
-    model: Path | None = None,
-    environ: dict[str, str] | None = None,
+    model: Path | str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    ready: bool = True,
 ) -> Iterator[Server]:
     """`uvicorn --factory serving.app:factory`, as `make serve` runs it, once ready.
 
     Several workers share one metrics view through ``PROMETHEUS_MULTIPROC_DIR``, as under
-    `make serve`; ``model`` is the bundle served (the store's champion by default);
-    ``environ`` adds or overrides settings. Everything the server prints stays readable
-    from ``process.stdout`` after the block.
+    `make serve`; ``model`` is the bundle or ``models:/`` URI served (the store's champion by
+    default), ``extra_env`` more variables, or other settings (``MLFLOW_TRACKING_URI``,
+    ``LOANRISK_LOG_REQUESTS``). ``ready=False`` yields once the process is live, for a model
+    that is meant to fail to load. What the server prints stays readable from
+    ``process.stdout`` after the block.
     """
+    served = model if model is not None else (store.champion if store is not None else None)
+    assert served is not None, "uvicorn() needs a store or a model"
     port = free_port()
     env = {
         **os.environ,
-        "LOANRISK_MODEL_URI": str(model or store.champion),
+        "LOANRISK_MODEL_URI": str(served),
         "LOANRISK_DATASET": DECLARATION,
         "LOANRISK_ADMIN_TOKEN": TOKEN,
         "LOANRISK_CAPTURE_DIR": str(tmp_path / "captures"),
         "LOANRISK_LOG_REQUESTS": "false",
-        **(environ or {}),
+        **(extra_env or {}),
     }
     if workers > 1 or model is not None:
         multiproc = tmp_path / "prometheus"
@@ -206,7 +212,8 @@ def uvicorn(
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                probe = "/health/ready" if ready else "/health/live"
+                if httpx.get(f"{url}{probe}", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -285,20 +292,25 @@ def clean_env() -> dict[str, str]:
     return {**env, **GIT_IDENTITY}
 
 
-def dvc(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def dvc(
+    project: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`dvc *args` in ``project`` under :func:`clean_env`, plus ``env`` (a team's store)."""
     dvc_bin = Path(sys.executable).parent / "dvc"
     return subprocess.run(
         [str(dvc_bin), *args],
         cwd=project,
-        env=clean_env(),
+        env={**clean_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=600,
     )
 
 
-def repro(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    result = dvc(project, "repro", *args)
+def repro(
+    project: Path, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = dvc(project, "repro", *args, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -326,6 +338,100 @@ def project_client(project: Path) -> mlflow.MlflowClient:
 
 def champion_version(project: Path) -> str:
     return str(project_client(project).get_model_version_by_alias(NAME, "champion").version)
+
+
+# -- a team's store: MLflow's tracking server on PostgreSQL ----------------------------------
+
+
+POSTGRES = os.environ.get("LOANRISK_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+"""The PostgreSQL server the team store tests create their databases on (trust auth)."""
+
+
+def postgres_absent() -> str | None:
+    """Why no database can be created on :data:`POSTGRES`, or None: a real connection."""
+    import psycopg
+
+    try:
+        psycopg.connect(POSTGRES, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        return f"no PostgreSQL at {POSTGRES}: {' '.join(str(exc).split())}"
+    return None
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A database of its own on :data:`POSTGRES`, dropped afterwards; yields its URI."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    name = f"loanrisk_test_{os.getpid()}_{time.time_ns() % 10**9}"
+    with psycopg.connect(POSTGRES, connect_timeout=5, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+        try:
+            yield urlsplit(POSTGRES)._replace(path=f"/{name}").geturl()
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+@contextmanager
+def tracking_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[Server]:
+    """`mlflow server` on ``backend_uri`` with proxied artifacts in ``artifacts``, once it
+    answers ``/health``; its output goes to ``log``. Stopped with its workers afterwards."""
+    port = free_port()
+    command = [
+        str(Path(sys.executable).parent / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        backend_uri,
+        "--serve-artifacts",
+        "--artifacts-destination",
+        str(artifacts),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            command,
+            # No job runner: it serves GenAI jobs (seven huey consumers), not runs or models.
+            env={**clean_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"mlflow server did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield Server(url, server)
+    finally:
+        stop_group(server)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop ``process`` and what it started (its own session: ``start_new_session=True``)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=20)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 CHURN = """\

@@ -91,6 +91,21 @@ def test_promotion_and_rollback_walk_the_champion_chain(
         registry.rollback(NAME, by="alice", reason="again")
 
 
+def test_a_version_names_the_logged_model_it_comes_from(
+    store: Path, batch: pd.DataFrame, params: Params
+) -> None:
+    # A tracking server refuses a `models:/<model id>` source whose model is not named
+    # (tests/e2e/test_team_store.py registers through one).
+    uri = log_model(batch, params, 1.0)
+    assert registry.logged_model_id(uri) == uri.removeprefix("models:/")
+    assert registry.logged_model_id(uri).startswith("m-")
+    version = registry.register_challenger(NAME, uri, {"policy": POLICY_VALUES})
+    assert version.source == uri
+    assert registry.logged_model_id(f"models:/{NAME}/1") is None
+    assert registry.logged_model_id(f"models:/{NAME}@champion") is None
+    assert registry.logged_model_id("runs:/abc/model") is None
+
+
 def test_rollback_without_a_champion_is_a_clear_error(store: Path) -> None:
     with pytest.raises(RegistryError, match="no champion"):
         registry.rollback("never-registered", by="bob", reason="test")

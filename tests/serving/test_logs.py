@@ -49,7 +49,7 @@ def test_no_applicant_value_reaches_the_logs_or_an_error_body(
     answers = []
     environ = {"LOANRISK_LOG_REQUESTS": "true", "LOANRISK_LOG_LEVEL": "DEBUG"}
     with (
-        uvicorn(store, tmp_path, environ=environ) as server,
+        uvicorn(store, tmp_path, extra_env=environ) as server,
         httpx.Client(base_url=server.url, timeout=10) as http,
     ):
         name = http.get("/model").json()["name"]

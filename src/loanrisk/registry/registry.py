@@ -124,11 +124,24 @@ def register_challenger(
             raise
         c.create_registered_model(name, description="Probability of the positive label.")
     version = c.create_model_version(
-        name, model_uri, run_id=tags.get("run_id"), tags=_as_tags(tags)
+        name,
+        model_uri,
+        run_id=tags.get("run_id"),
+        tags=_as_tags(tags),
+        model_id=logged_model_id(model_uri),
     )
     if alias:
         c.set_registered_model_alias(name, CHALLENGER, version.version)
     return version
+
+
+def logged_model_id(model_uri: str) -> str | None:
+    """The logged model's id in ``models:/<model id>`` (what ``log_model`` returns), else
+    None. A tracking server refuses such a source unless the version names its model."""
+    rest = model_uri.removeprefix("models:/")
+    if rest == model_uri or "/" in rest or "@" in rest:
+        return None
+    return rest
 
 
 @store_errors()
