@@ -13,7 +13,8 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift
+.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift \
+	lock-serve lock-container container-tools wheelhouse image image-test stack-test
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -76,3 +77,50 @@ bench-serve: setup ## Serving latency and throughput vs mlflow models serve (nee
 
 bench-drift: setup ## Drift engine vs Evidently at 10k/100k/1M rows (Evidently's own venv, from the package index) and online monitoring's per-request cost (needs wrk)
 	$(BIN)/python benchmarks/drift.py
+
+# -- the serving image and the team stack, with podman ------------------------------------
+# No Docker engine and no container registry needed: scripts/container/base.sh installs
+# podman, runc and debootstrap from apt and makes a local Debian bookworm base once; the
+# image installs its wheels from .wheelhouse/ (downloaded here from the hash-pinned lock).
+IMAGE ?= localhost/loanrisk-serve:test
+BASE_IMAGE ?= localhost/bookworm-python
+CTOOLS := .venv-container
+WHEELHOUSE := .wheelhouse
+PODMAN_BUILD := podman build --quiet --format docker --build-arg BASE=$(BASE_IMAGE) \
+	--build-arg WHEELS=/wheels --volume $(abspath $(WHEELHOUSE)):/wheels:ro
+lock-serve lock-container container-tools wheelhouse image image-test stack-test: \
+	export CONTAINERS_CONF := $(abspath scripts/container/containers.conf)
+
+lock-serve: setup ## Re-resolve serving/requirements.lock (the image's) at requirements.lock's versions
+	$(BIN)/uv pip compile serving/requirements.in -c requirements.lock --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock-serve" -q -o serving/requirements.lock
+
+lock-container: setup ## Re-resolve scripts/container/tools.lock (hadolint, podman-compose)
+	$(BIN)/uv pip compile scripts/container/tools.in --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock-container" -q -o scripts/container/tools.lock
+
+$(CTOOLS)/.installed: scripts/container/tools.lock $(STAMP)
+	@test -x $(CTOOLS)/bin/python || $(PYTHON) -m venv $(CTOOLS)
+	$(BIN)/uv pip sync --quiet --python $(CTOOLS)/bin/python --require-hashes scripts/container/tools.lock
+	@touch $@
+
+container-tools: $(CTOOLS)/.installed ## hadolint and podman-compose (.venv-container), podman and the local base
+	bash scripts/container/base.sh
+
+$(WHEELHOUSE)/.done: serving/requirements.lock $(STAMP)
+	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --require-hashes --no-deps \
+		--only-binary :all: -d $(WHEELHOUSE) -r serving/requirements.lock
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+		--only-binary :all: -d $(WHEELHOUSE) setuptools==$$(sed -n 's/^setuptools==\([^ ]*\).*/\1/p' requirements.lock)
+	@touch $@
+
+wheelhouse: $(WHEELHOUSE)/.done ## Download the image's wheels from serving/requirements.lock into .wheelhouse/
+
+image: repro container-tools wheelhouse ## Build the serving image with podman on the local base (IMAGE=, BASE_IMAGE=)
+	$(CTOOLS)/bin/hadolint Dockerfile
+	$(PODMAN_BUILD) -t $(IMAGE) . >/dev/null
+	@echo "$(IMAGE): $$(podman image inspect --format '{{.Size}}' $(IMAGE) | awk '{printf "%.0f MB", $$1/1e6}')"
+
+image-test: image ## Build the serving image and test it running: ready, a decision, non-root, a tampered bundle
+	LOANRISK_IMAGE=$(IMAGE) $(TEST_ENV) $(BIN)/pytest -q -p no:cacheprovider tests/container/test_image.py
