@@ -110,6 +110,13 @@ def rolled_back_fingerprints(name: str) -> set[str]:
     }
 
 
+def _is_logged_model(uri: str) -> bool:
+    """``models:/<model id>`` (MLflow 3's logged model), not ``models:/<name>/<version>``
+    or ``models:/<name>@<alias>``."""
+    rest = uri.removeprefix("models:/")
+    return rest != uri and "/" not in rest and "@" not in rest
+
+
 @store_errors()
 def register_challenger(
     name: str, model_uri: str, tags: dict[str, Any], alias: bool = True
@@ -123,8 +130,11 @@ def register_challenger(
         if not _is_absent(exc):
             raise
         c.create_registered_model(name, description="Probability of the positive label.")
+    # A logged model's URI (models:/m-...) must name its model id too: a tracking server
+    # refuses the version otherwise (a local store resolves it by itself).
+    model_id = model_uri.removeprefix("models:/") if _is_logged_model(model_uri) else None
     version = c.create_model_version(
-        name, model_uri, run_id=tags.get("run_id"), tags=_as_tags(tags)
+        name, model_uri, run_id=tags.get("run_id"), tags=_as_tags(tags), model_id=model_id
     )
     if alias:
         c.set_registered_model_alias(name, CHALLENGER, version.version)
