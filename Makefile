@@ -14,7 +14,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 TEST_ENV := MLFLOW_TRACKING_URI=
 
 .PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift \
-	lock-serve lock-container container-tools wheelhouse image image-test stack-test
+	lock-serve lock-container lock-compose container-tools wheelhouse image image-test stack-images stack-test
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -88,12 +88,17 @@ CTOOLS := .venv-container
 WHEELHOUSE := .wheelhouse
 PODMAN_BUILD := podman build --quiet --format docker --build-arg BASE=$(BASE_IMAGE) \
 	--build-arg WHEELS=/wheels --volume $(abspath $(WHEELHOUSE)):/wheels:ro
-lock-serve lock-container container-tools wheelhouse image image-test stack-test: \
+lock-serve lock-container lock-compose container-tools wheelhouse image image-test stack-images stack-test: \
 	export CONTAINERS_CONF := $(abspath scripts/container/containers.conf)
 
 lock-serve: setup ## Re-resolve serving/requirements.lock (the image's) at requirements.lock's versions
 	$(BIN)/uv pip compile serving/requirements.in -c requirements.lock --python-version 3.11 \
 		--generate-hashes --custom-compile-command "make lock-serve" -q -o serving/requirements.lock
+
+lock-compose: setup ## Re-resolve serving/compose/mlflow-server.lock (the stack's MLflow server)
+	$(BIN)/uv pip compile serving/compose/mlflow-server.in -c requirements.lock --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock-compose" -q \
+		-o serving/compose/mlflow-server.lock
 
 lock-container: setup ## Re-resolve scripts/container/tools.lock (hadolint, podman-compose)
 	$(BIN)/uv pip compile scripts/container/tools.in --python-version 3.11 --generate-hashes \
@@ -124,3 +129,27 @@ image: repro container-tools wheelhouse ## Build the serving image with podman o
 
 image-test: image ## Build the serving image and test it running: ready, a decision, non-root, a tampered bundle
 	LOANRISK_IMAGE=$(IMAGE) $(TEST_ENV) $(BIN)/pytest -q -p no:cacheprovider tests/container/test_image.py
+
+STACK_IMAGES := POSTGRES_IMAGE=localhost/loanrisk-postgres:test MLFLOW_IMAGE=localhost/loanrisk-mlflow:test \
+	PROMETHEUS_IMAGE=localhost/loanrisk-prometheus:test API_IMAGE=$(IMAGE)
+
+.wheelhouse-mlflow/.done: serving/compose/mlflow-server.lock $(STAMP)
+	rm -rf .wheelhouse-mlflow && mkdir -p .wheelhouse-mlflow
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --require-hashes --no-deps \
+		--only-binary :all: -d .wheelhouse-mlflow -r serving/compose/mlflow-server.lock
+	@touch $@
+
+stack-images: image .wheelhouse-mlflow/.done ## Build the stack's images: the service, MLflow, PostgreSQL and Prometheus (Debian's)
+	$(CTOOLS)/bin/hadolint serving/compose/*.Dockerfile
+	podman build --quiet --format docker --build-arg BASE=$(BASE_IMAGE) \
+		-t localhost/loanrisk-postgres:test -f serving/compose/postgres.Dockerfile serving/compose >/dev/null
+	podman build --quiet --format docker --build-arg BASE=$(BASE_IMAGE) \
+		-t localhost/loanrisk-prometheus:test -f serving/compose/prometheus.Dockerfile serving/compose >/dev/null
+	podman build --quiet --format docker --build-arg BASE=$(BASE_IMAGE) --build-arg WHEELS=/wheels \
+		--volume $(abspath .wheelhouse-mlflow):/wheels:ro \
+		-t localhost/loanrisk-mlflow:test -f serving/compose/mlflow.Dockerfile serving/compose >/dev/null
+	@for i in postgres prometheus mlflow; do echo "localhost/loanrisk-$$i:test: $$(podman image inspect --format '{{.Size}}' localhost/loanrisk-$$i:test | awk '{printf "%.0f MB", $$1/1e6}')"; done
+
+stack-test: stack-images ## Start compose.yaml with podman-compose (no Grafana) and test it end to end: release, models:/ serving, drift rules
+	LOANRISK_STACK=1 $(STACK_IMAGES) $(TEST_ENV)  \
+		$(BIN)/pytest -q -p no:cacheprovider tests/container/test_stack.py tests/container/test_grafana.py
