@@ -14,7 +14,8 @@ export MLFLOW_DISABLE_TELEMETRY := true
 TEST_ENV := MLFLOW_TRACKING_URI=
 
 .PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift \
-	lint-workflows manifests airflow-setup airflow-test airflow-lock remote
+	lint-workflows manifests airflow-setup airflow-test airflow-lock remote \
+	lock-serve lock-container lock-compose container-tools wheelhouse image image-test stack-images stack-test
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
@@ -121,3 +122,79 @@ airflow-test: setup airflow-setup ## Run the continuous-training DAG twice with 
 airflow-lock: ## Re-resolve orchestration/airflow/requirements.lock from requirements.in (needs the package index)
 	@test -x $(BIN)/uv || (test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)) && $(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile orchestration/airflow/requirements.in --python-version 3.11 --generate-hashes -o $(AIRFLOW_LOCK)
+
+# -- the serving image and the team stack, with podman ------------------------------------
+# No Docker engine and no container registry needed: scripts/container/base.sh installs
+# podman, runc and debootstrap from apt and makes a local Debian bookworm base once; the
+# image installs its wheels from .wheelhouse/ (downloaded here from the hash-pinned lock).
+IMAGE ?= localhost/loanrisk-serve:test
+BASE_IMAGE ?= localhost/bookworm-python
+CTOOLS := .venv-container
+WHEELHOUSE := .wheelhouse
+PODMAN_BUILD := podman build --quiet --format docker --build-arg BASE=$(BASE_IMAGE) \
+	--build-arg WHEELS=/wheels --volume $(abspath $(WHEELHOUSE)):/wheels:ro
+lock-serve lock-container lock-compose container-tools wheelhouse image image-test stack-images stack-test: \
+	export CONTAINERS_CONF := $(abspath scripts/container/containers.conf)
+
+lock-serve: setup ## Re-resolve serving/requirements.lock (the image's) at requirements.lock's versions
+	$(BIN)/uv pip compile serving/requirements.in -c requirements.lock --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock-serve" -q -o serving/requirements.lock
+
+lock-compose: setup ## Re-resolve serving/compose/mlflow-server.lock (the stack's MLflow server)
+	$(BIN)/uv pip compile serving/compose/mlflow-server.in -c requirements.lock --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock-compose" -q \
+		-o serving/compose/mlflow-server.lock
+
+lock-container: setup ## Re-resolve scripts/container/tools.lock (hadolint, podman-compose)
+	$(BIN)/uv pip compile scripts/container/tools.in --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock-container" -q -o scripts/container/tools.lock
+
+$(CTOOLS)/.installed: scripts/container/tools.lock $(STAMP)
+	@test -x $(CTOOLS)/bin/python || $(PYTHON) -m venv $(CTOOLS)
+	$(BIN)/uv pip sync --quiet --python $(CTOOLS)/bin/python --require-hashes scripts/container/tools.lock
+	@touch $@
+
+container-tools: $(CTOOLS)/.installed ## hadolint and podman-compose (.venv-container), podman and the local base
+	bash scripts/container/base.sh
+
+$(WHEELHOUSE)/.done: serving/requirements.lock $(STAMP)
+	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --require-hashes --no-deps \
+		--only-binary :all: -d $(WHEELHOUSE) -r serving/requirements.lock
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+		--only-binary :all: -d $(WHEELHOUSE) setuptools==$$(sed -n 's/^setuptools==\([^ ]*\).*/\1/p' requirements.lock)
+	@touch $@
+
+wheelhouse: $(WHEELHOUSE)/.done ## Download the image's wheels from serving/requirements.lock into .wheelhouse/
+
+image: repro container-tools wheelhouse ## Build the serving image with podman on the local base (IMAGE=, BASE_IMAGE=)
+	$(CTOOLS)/bin/hadolint Dockerfile
+	$(PODMAN_BUILD) -t $(IMAGE) . >/dev/null
+	@echo "$(IMAGE): $$(podman image inspect --format '{{.Size}}' $(IMAGE) | awk '{printf "%.0f MB", $$1/1e6}')"
+
+image-test: image ## Build the serving image and test it running: ready, a decision, non-root, a tampered bundle
+	LOANRISK_IMAGE=$(IMAGE) $(TEST_ENV) $(BIN)/pytest -q -p no:cacheprovider tests/container/test_image.py
+
+STACK_IMAGES := POSTGRES_IMAGE=localhost/loanrisk-postgres:test MLFLOW_IMAGE=localhost/loanrisk-mlflow:test \
+	PROMETHEUS_IMAGE=localhost/loanrisk-prometheus:test API_IMAGE=$(IMAGE)
+
+.wheelhouse-mlflow/.done: serving/compose/mlflow-server.lock $(STAMP)
+	rm -rf .wheelhouse-mlflow && mkdir -p .wheelhouse-mlflow
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --require-hashes --no-deps \
+		--only-binary :all: -d .wheelhouse-mlflow -r serving/compose/mlflow-server.lock
+	@touch $@
+
+stack-images: image .wheelhouse-mlflow/.done ## Build the stack's images: the service, MLflow, PostgreSQL and Prometheus (Debian's)
+	$(CTOOLS)/bin/hadolint serving/compose/*.Dockerfile
+	podman build --quiet --format docker --build-arg BASE=$(BASE_IMAGE) \
+		-t localhost/loanrisk-postgres:test -f serving/compose/postgres.Dockerfile serving/compose >/dev/null
+	podman build --quiet --format docker --build-arg BASE=$(BASE_IMAGE) \
+		-t localhost/loanrisk-prometheus:test -f serving/compose/prometheus.Dockerfile serving/compose >/dev/null
+	podman build --quiet --format docker --build-arg BASE=$(BASE_IMAGE) --build-arg WHEELS=/wheels \
+		--volume $(abspath .wheelhouse-mlflow):/wheels:ro \
+		-t localhost/loanrisk-mlflow:test -f serving/compose/mlflow.Dockerfile serving/compose >/dev/null
+	@for i in postgres prometheus mlflow; do echo "localhost/loanrisk-$$i:test: $$(podman image inspect --format '{{.Size}}' localhost/loanrisk-$$i:test | awk '{printf "%.0f MB", $$1/1e6}')"; done
+
+stack-test: stack-images ## Start compose.yaml with podman-compose (no Grafana) and test it end to end: release, models:/ serving, drift rules
+	LOANRISK_STACK=1 $(STACK_IMAGES) $(TEST_ENV)  \
+		$(BIN)/pytest -q -p no:cacheprovider tests/container/test_stack.py tests/container/test_grafana.py
