@@ -158,6 +158,8 @@ def _from_bundle(path: str, dataset: Declaration) -> ServedModel:
 def _from_registry(uri: str, dataset: Declaration) -> ServedModel:
     import mlflow
 
+    tracking.fail_fast()  # an unreachable server: not ready within seconds, not minutes
+
     from loanrisk.registry import registry
     from loanrisk.registry.bundle import download_card, download_profile, provenance_for
 
