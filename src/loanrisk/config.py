@@ -196,5 +196,5 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found (run from the project's root)") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        raise ConfigError.not_yaml(path, exc) from None
     return parse_params(raw, str(path))

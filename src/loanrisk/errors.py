@@ -8,6 +8,15 @@ class LoanriskError(Exception):
 class ConfigError(LoanriskError):
     """`params.yaml` is missing a key, has an unknown one, or a value of the wrong type."""
 
+    @classmethod
+    def not_yaml(cls, path: object, exc: Exception) -> "ConfigError":
+        """``params.yaml: not valid YAML at line 5, column 10: mapping values are not allowed
+        here``: the parser's own words and where, from a PyYAML error."""
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return cls(f"{path}: not valid YAML{where}: {problem}")
+
 
 class DataSourceError(LoanriskError):
     """The data source named in params could not be read."""

@@ -74,8 +74,8 @@ def test_a_missing_or_broken_file_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_params(tmp_path / "nope.yaml")
     broken = tmp_path / "broken.yaml"
-    broken.write_text("seed: [1,\n")
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    broken.write_text("seed: 42\nproblem: : bad\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line 2, column 10: mapping values"):
         load_params(broken)
     listed = tmp_path / "list.yaml"
     listed.write_text("- 1\n- 2\n")

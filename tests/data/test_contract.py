@@ -141,6 +141,13 @@ def test_a_stale_batch_fails_freshness(batch: pd.DataFrame) -> None:
     assert any("newest_row_within_45_days" in e for e in result.batch_errors)
 
 
+def test_an_empty_batch_is_said_to_be_empty_not_stale(batch: pd.DataFrame) -> None:
+    result = validate_batch(batch.iloc[:0], SCHEMA)
+    with pytest.raises(ContractError, match="the batch has no rows") as raised:
+        ensure_acceptable(result, max_quarantine_share=0.02, declaration="datasets/loans.yaml")
+    assert "newest_row" not in str(raised.value)
+
+
 def test_a_small_share_of_bad_rows_is_acceptable(fresh_batch: pd.DataFrame) -> None:
     result = validate_batch(_break(fresh_batch, 0, "sex", "x"), SCHEMA)
     ensure_acceptable(result, max_quarantine_share=0.02)

@@ -455,7 +455,7 @@ def load_declaration(path: str | Path) -> Declaration:
             f"{path}: declaration not found (data.declaration in params.yaml names it)"
         ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+        raise ConfigError.not_yaml(path, exc) from None
     return parse_declaration(raw, str(path))
 
 

@@ -115,8 +115,14 @@ def ensure_acceptable(
     """Raise :class:`ContractError` when the batch is broken or too much of it is quarantined.
 
     ``declaration`` names where the contract comes from, so the message says which file to
-    compare the data with; ``report``, where the rows and their reasons were written.
+    compare the data with; ``report``, where the rows and their reasons were written. An
+    empty batch is said to be empty, not stale (its freshness check fails too).
     """
+    if result.rows_in == 0:
+        raise ContractError(
+            f"the batch has no rows: nothing to validate against {declaration} "
+            "(check the source's path and filter)"
+        )
     if result.batch_errors:
         raise ContractError(
             f"the batch breaks the contract of {declaration} as a whole: "
