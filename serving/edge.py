@@ -62,9 +62,9 @@ class Edge:
             await send(message)
 
         try:
-            limited = await self._limits(scope, receive, send_with_id)
+            counted = not str(scope.get("path", "")).startswith(EXEMPT)
+            limited = await self._limits(scope, send_with_id, counted)
             if limited is None:
-                counted = not str(scope.get("path", "")).startswith(EXEMPT)
                 self.inflight += counted
                 try:
                     capped = _capped(
@@ -88,14 +88,15 @@ class Edge:
         finally:
             self._observe(scope, status["code"], time.perf_counter() - start, request_id)
 
-    async def _limits(self, scope: Scope, receive: Receive, send: Send) -> int | None:
+    async def _limits(self, scope: Scope, send: Send, counted: bool) -> int | None:
+        """413 or 429 when the request is refused before the app sees it (``counted``: it
+        takes a place under the concurrency cap), else None."""
         for name, value in scope.get("headers", ()):
             too_large = value.isdigit() and int(value) > self.settings.max_body_bytes
             if name == b"content-length" and too_large:
                 await _plain(send, 413, "the body is larger than the limit")
                 return 413
-        exempt = str(scope.get("path", "")).startswith(EXEMPT)
-        if not exempt and self.inflight >= self.settings.max_concurrency:
+        if counted and self.inflight >= self.settings.max_concurrency:
             await _plain(send, 429, "too many requests in flight", retry=True)
             return 429
         return None

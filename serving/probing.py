@@ -4,7 +4,9 @@ decision threshold, which is how an applicant (or a competitor) maps the model's
 For every scored application the detector hashes each feature's value with a key drawn at
 start (so nothing kept can be turned back into an applicant's value), and for each feature
 the sum of the others' hashes: applications that differ in that one feature only share that
-sum. Per client and per such sum it remembers which values of the feature it saw (at most
+sum. A shape seen once is kept as one (value, decision) pair; only a second value of the
+feature makes it a walk, so ordinary traffic costs a dictionary entry per feature. Per client and
+per such sum it remembers which values of the feature it saw (at most
 ``steps``) and which decisions they got. Once one client has sent ``steps`` values of one
 feature with everything else the same and the decisions changed along the way, that is one
 probe, counted once in ``loanrisk_probes_total{feature}``; the alert `LoanriskBoundaryProbing`
@@ -54,7 +56,7 @@ class ProbeDetector:
         self.features = tuple(features)
         self.steps, self.clients, self.per_client, self.export = steps, clients, per_client, export
         self._key = int.from_bytes(os.urandom(8), "little")
-        self._seen: OrderedDict[str, OrderedDict[tuple[int, int], _Walk]] = OrderedDict()
+        self._seen: OrderedDict[str, OrderedDict[int, _Walk | tuple[int, str]]] = OrderedDict()
         self._lock = threading.Lock()
         self.probes: dict[str, int] = {}
         if export:  # every feature's series from 0: increase() misses a series born at 1
@@ -77,26 +79,30 @@ class ProbeDetector:
             walks = self._walks_of(client)
             for application, decision in zip(applications, decisions, strict=True):
                 hashes = [hash((key, name, application.get(name))) for name in self.features]
-                total = sum(hashes) & MASK
+                total = sum(hashes)
                 for index, own in enumerate(hashes):
-                    shape = (index, (total - own) & MASK)
-                    walk = walks.get(shape)
-                    if walk is None:
-                        walk = walks[shape] = _Walk()
+                    shape = ((total - own) * 31 + index) & MASK
+                    seen = walks.get(shape)
+                    if seen is None:  # most shapes are seen once: a pair, not a walk
+                        walks[shape] = (own, decision)
                         if len(walks) > self.per_client:
                             walks.popitem(last=False)
-                    else:
-                        walks.move_to_end(shape)
-                    if walk.flagged:
                         continue
-                    if len(walk.values) < self.steps:
-                        walk.values.add(own)
-                    walk.decisions.add(decision)
-                    if len(walk.values) >= self.steps and len(walk.decisions) > 1:
-                        walk.flagged = True
+                    walks.move_to_end(shape)
+                    if isinstance(seen, tuple):
+                        if seen[0] == own:  # the same application again: no step
+                            continue
+                        seen = walks[shape] = _Walk({seen[0]}, {seen[1]})
+                    if seen.flagged:
+                        continue
+                    if len(seen.values) < self.steps:
+                        seen.values.add(own)
+                    seen.decisions.add(decision)
+                    if len(seen.values) >= self.steps and len(seen.decisions) > 1:
+                        seen.flagged = True
                         self._count(self.features[index])
 
-    def _walks_of(self, client: str) -> OrderedDict[tuple[int, int], _Walk]:
+    def _walks_of(self, client: str) -> OrderedDict[int, _Walk | tuple[int, str]]:
         walks = self._seen.get(client)
         if walks is None:
             walks = self._seen[client] = OrderedDict()

@@ -328,6 +328,16 @@ def small_params(target: Path) -> None:
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def small_project(target: Path, run: bool = True) -> Path:
+    """A copy of the project in ``target`` at the small size, after one `dvc repro` unless
+    ``run`` is False (a caller that changes more params first, or runs it elsewhere)."""
+    copy_project(target)
+    small_params(target)
+    if run:
+        repro(target)
+    return target
+
+
 def read(project: Path, name: str) -> Any:
     return json.loads((project / name).read_text())
 

@@ -28,7 +28,13 @@ import mlflow
 import pandas as pd
 import pytest
 
-from tests.helpers import LOANS, ROOT, clean_env, copy_project, free_port, small_params
+from tests.helpers import (
+    LOANS,
+    ROOT,
+    clean_env,
+    free_port,
+    small_project,
+)
 
 COMPOSE = shutil.which("podman-compose") or str(ROOT / ".venv-container" / "bin" / "podman-compose")
 pytestmark = pytest.mark.skipif(
@@ -103,9 +109,7 @@ def stack() -> Iterator[Stack]:
 @pytest.fixture(scope="module")
 def released(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The pipeline at the small size, train..release against the composed MLflow server."""
-    project = tmp_path_factory.mktemp("project")
-    copy_project(project)
-    small_params(project)
+    project = small_project(tmp_path_factory.mktemp("project"), run=False)
     env = {**clean_env(), "MLFLOW_TRACKING_URI": stack.mlflow}
     dvc = Path(sys.executable).parent / "dvc"
     result = subprocess.run(

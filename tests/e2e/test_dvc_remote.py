@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import ROOT, clean_env, copy_project, dvc, repro, small_params
+from tests.helpers import ROOT, clean_env, dvc, repro, small_project
 
 pytestmark = pytest.mark.slow
 
@@ -27,11 +27,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project at the small size after one `dvc repro`, with no remote."""
-    target = tmp_path_factory.mktemp("remote-project")
-    copy_project(target)
-    small_params(target)
-    repro(target)
-    return target
+    return small_project(tmp_path_factory.mktemp("remote-project"))
 
 
 def cached_outputs(project: Path) -> list[str]:

@@ -30,7 +30,7 @@ from tests.helpers import (
     project_client,
     read,
     repro,
-    small_params,
+    small_project,
 )
 
 pytestmark = pytest.mark.slow
@@ -39,11 +39,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project, set to the small size, after one `dvc repro`."""
-    target = tmp_path_factory.mktemp("project")
-    copy_project(target)
-    small_params(target)
-    repro(target)
-    return target
+    return small_project(tmp_path_factory.mktemp("project"))
 
 
 def baseline(project: Path) -> None:

@@ -25,7 +25,7 @@ from tests.helpers import (
     copy_project,
     read,
     repro,
-    small_params,
+    small_project,
 )
 
 pytestmark = pytest.mark.slow
@@ -34,9 +34,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project at the small size, the recession on, after one `dvc repro`."""
-    target = tmp_path_factory.mktemp("retraining")
-    copy_project(target)
-    small_params(target)
+    target = small_project(tmp_path_factory.mktemp("retraining"), run=False)
     params = yaml.safe_load((target / "params.yaml").read_text())
     params["data"].update(scenario="recession", scenario_start="2025-07-01")
     (target / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

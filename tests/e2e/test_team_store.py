@@ -26,14 +26,13 @@ import pytest
 from tests.helpers import (
     NAME,
     application,
-    copy_project,
     dvc,
     free_port,
     postgres_absent,
     postgres_database,
     read,
     repro,
-    small_params,
+    small_project,
     tracking_server,
     uvicorn,
 )
@@ -67,8 +66,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
     root = tmp_path_factory.mktemp("team")
     project = root / "project"
     project.mkdir()
-    copy_project(project)
-    small_params(project)
+    small_project(project, run=False)
     artifacts = root / "artifacts"
     with (
         postgres_database() as database,

@@ -38,7 +38,7 @@ from loanrisk.evaluation.policy import cost_optimal_threshold
 from loanrisk.project import Project
 from loanrisk.registry import registry
 from loanrisk.registry.bundle import export_version
-from loanrisk.registry.gate import ChampionComparison, Interval, candidate_criteria, judge
+from loanrisk.registry.gate import ChampionComparison, Interval, alone, judge
 from loanrisk.scoring import labels, score
 from loanrisk.stage import file_digest
 
@@ -97,8 +97,8 @@ def release(
             promoted=False,
             reason="the candidate is the champion already (same fingerprint and policy): "
             "nothing to judge",
-            criteria=[
-                c.as_dict() for c in candidate_criteria(candidate.report, candidate.baseline, gate)
+            criteria=alone(candidate.fingerprint, candidate.report, candidate.baseline, gate)[
+                "criteria"
             ],
             failures=[],
         )
