@@ -1,10 +1,11 @@
 """The ASGI edge: the outermost layer, in front of every route.
 
 Plain ASGI rather than Starlette's ``BaseHTTPMiddleware`` (no per-request task or copy):
-a request id on every response, the body-size limit (declared and, for chunked bodies,
-counted as the body arrives), a timeout on each read of the body, the concurrency cap (the
-health probes and /metrics are exempt), the request metrics, and one JSON log line per
-request (route, status, latency, model version; never an applicant's field).
+a request id on every response, bodies as JSON only (415), the body-size limit (declared
+and, for chunked bodies, counted as the body arrives), a timeout on each read of the body,
+the concurrency cap (the health probes and /metrics are exempt), the request metrics, and
+one JSON log line per request (route, status, latency, model version; never an applicant's
+field).
 """
 
 from __future__ import annotations
@@ -91,11 +92,23 @@ class Edge:
     async def _limits(self, scope: Scope, send: Send, counted: bool) -> int | None:
         """413 or 429 when the request is refused before the app sees it (``counted``: it
         takes a place under the concurrency cap), else None."""
+        kind, body = b"", False
         for name, value in scope.get("headers", ()):
-            too_large = value.isdigit() and int(value) > self.settings.max_body_bytes
-            if name == b"content-length" and too_large:
-                await _plain(send, 413, "the body is larger than the limit")
-                return 413
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.settings.max_body_bytes:
+                    await _plain(send, 413, "the body is larger than the limit")
+                    return 413
+                body = value not in (b"0", b"")
+            elif name == b"transfer-encoding":
+                body = True
+            elif name == b"content-type":
+                kind = value.split(b";")[0].strip().lower()
+        if body and kind != b"application/json" and not kind.endswith(b"+json"):
+            # Every body the service reads is JSON and must say so: what it is sent is
+            # captured and becomes training data, and a cross-site form cannot post
+            # application/json without the browser asking first.
+            await _plain(send, 415, "send the body as Content-Type: application/json")
+            return 415
         if counted and self.inflight >= self.settings.max_concurrency:
             await _plain(send, 429, "too many requests in flight", retry=True)
             return 429

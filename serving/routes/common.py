@@ -77,15 +77,6 @@ async def authorise(request: Request, service: ServiceDep) -> None:
     _bearer(request, token)
 
 
-async def require_json(request: Request) -> None:
-    """Every body the service reads is JSON, and says so: what it is sent is captured and
-    becomes training data, and a cross-site form cannot post ``application/json`` without
-    the browser asking first."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != "application/json" and not kind.endswith("+json"):
-        raise ProblemError(415, "send the body as Content-Type: application/json")
-
-
 async def authorise_feedback(request: Request, service: ServiceDep) -> None:
     """Outcomes become training data: with ``LOANRISK_FEEDBACK_TOKEN`` set, only its holder
     may post them."""

@@ -12,16 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from serving.errors import ProblemError
-from serving.routes.common import ServiceDep, client_of, request_id, require_json
+from serving.routes.common import ServiceDep, client_of, request_id
 
 router = APIRouter(tags=["mlflow"])
 
 
-@router.post("/invocations", dependencies=[Depends(require_json)])
+@router.post("/invocations")
 async def invocations(request: Request, service: ServiceDep) -> Response:
     champion = service.require_champion()
     rid = request_id(request)

@@ -16,7 +16,6 @@ from serving.routes.common import (
     json_body,
     parse_json,
     request_id,
-    require_json,
 )
 
 
@@ -27,7 +26,6 @@ def router_for(application_schema: dict[str, object]) -> APIRouter:
     @router.post(
         "/predict",
         openapi_extra=json_body(application_schema),
-        dependencies=[Depends(require_json)],
     )
     async def predict(request: Request, service: ServiceDep) -> Response:
         """Score one application, or ``{"applications": [...]}``; decide each."""
@@ -41,7 +39,7 @@ def router_for(application_schema: dict[str, object]) -> APIRouter:
         "/feedback",
         status_code=202,
         openapi_extra=json_body(Feedback.model_json_schema()),
-        dependencies=[Depends(require_json), Depends(authorise_feedback)],
+        dependencies=[Depends(authorise_feedback)],
     )
     async def feedback(request: Request, service: ServiceDep) -> Response:
         """Record an observed outcome for an application scored earlier."""

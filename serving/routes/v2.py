@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from serving.errors import ProblemError
 from serving.model import ServedModel
-from serving.routes.common import ServiceDep, client_of, request_id, require_json
+from serving.routes.common import ServiceDep, client_of, request_id
 from serving.service import Service
 
 V2_TYPES = {"float": "FP64", "integer": "INT64", "boolean": "BOOL", "category": "BYTES"}
@@ -97,8 +97,8 @@ async def model_ready(service: ServiceDep, name: str, version: str | None = None
     return _json({"name": name, "ready": ready}, 200 if ready else 503)
 
 
-@router.post("/models/{name}/infer", dependencies=[Depends(require_json)])
-@router.post("/models/{name}/versions/{version}/infer", dependencies=[Depends(require_json)])
+@router.post("/models/{name}/infer")
+@router.post("/models/{name}/versions/{version}/infer")
 async def infer(
     service: ServiceDep, name: str, request: Request, version: str | None = None
 ) -> Response:
