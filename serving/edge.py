@@ -92,7 +92,7 @@ class Edge:
     async def _limits(self, scope: Scope, send: Send, counted: bool) -> int | None:
         """413 or 429 when the request is refused before the app sees it (``counted``: it
         takes a place under the concurrency cap), else None."""
-        kind, body = b"", False
+        kind, body, binary = b"", False, False
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 if value.isdigit() and int(value) > self.settings.max_body_bytes:
@@ -103,10 +103,16 @@ class Edge:
                 body = True
             elif name == b"content-type":
                 kind = value.split(b";")[0].strip().lower()
-        if body and kind != b"application/json" and not kind.endswith(b"+json"):
+            elif name == b"inference-header-content-length":
+                binary = True
+        json = kind == b"application/json" or kind.endswith(b"+json")
+        if body and not json and not binary:
             # Every body the service reads is JSON and must say so: what it is sent is
             # captured and becomes training data, and a cross-site form cannot post
-            # application/json without the browser asking first.
+            # application/json without the browser asking first. The one exception is
+            # the v2 protocol's binary tensors (serving/tensors.py), which Triton's client
+            # sends with no content type: the header that announces them is not one a
+            # page may send cross-site without asking first either.
             await _plain(send, 415, "send the body as Content-Type: application/json")
             return 415
         if counted and self.inflight >= self.settings.max_concurrency:

@@ -42,6 +42,9 @@ from serving.validation import Door
 
 LOG = logging.getLogger("loanrisk.serving")
 T = TypeVar("T")
+INLINE_BYTES = 16_384
+"""The largest body parsed and validated on the event loop (about 50 applications); a larger
+one is read in the prediction pool (:meth:`Service.accept`)."""
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,15 @@ class Service:
         return champion_card(self.require_champion(), self.settings.cards_dir)
 
     # -- helpers ------------------------------------------------------------------------
+
+    async def accept(self, body: bytes, read: Callable[[bytes], T]) -> T:
+        """``read(body)``: parse and validate a request body. A small one (an application)
+        on the event loop, where it takes microseconds; a large one, a batch, in the pool,
+        so that a 1,000-row batch never holds up the health probes and the requests behind
+        it."""
+        if len(body) <= INLINE_BYTES:
+            return read(body)
+        return await self._in_executor(read, body)
 
     async def run(self, work: Callable[[], T]) -> T:
         """Run ``work`` in the prediction pool; 504 past the configured timeout."""

@@ -54,10 +54,10 @@ def parse_json(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:  # where and why, never the body's own text
-        raise ProblemError(400, "the body is not JSON", _where(exc)) from None
+        raise ProblemError(400, "the body is not JSON", where_in_json(exc)) from None
 
 
-def _where(exc: orjson.JSONDecodeError) -> str:
+def where_in_json(exc: orjson.JSONDecodeError) -> str:
     """``unexpected character at line 1, column 12``: the parser's reason and position (NaN
     and Infinity are not JSON, nor are numbers beyond 64 bits or nesting beyond 1,024)."""
     reason = str(exc.msg).split(":")[0]

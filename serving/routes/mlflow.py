@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from serving.errors import ProblemError
-from serving.routes.common import ServiceDep, client_of, request_id
+from serving.routes.common import ServiceDep, client_of, request_id, where_in_json
 
 router = APIRouter(tags=["mlflow"])
 
@@ -25,15 +25,21 @@ router = APIRouter(tags=["mlflow"])
 async def invocations(request: Request, service: ServiceDep) -> Response:
     champion = service.require_champion()
     rid = request_id(request)
-    try:
-        rows = rows_from_mlflow(orjson.loads(await request.body()))
-        applications = service.door.rows(rows, rid)
-    except orjson.JSONDecodeError:
-        return _mlflow_error("the body is not JSON")
-    except (ValueError, TypeError, KeyError) as exc:
-        return _mlflow_error(str(exc))
-    except ProblemError as exc:
-        return _mlflow_error(f"{exc.error}: {exc.fields()}")
+
+    def read(body: bytes) -> list[dict[str, Any]] | str:
+        """The validated rows, or MLflow's message for a bad request."""
+        try:
+            return service.door.rows(rows_from_mlflow(orjson.loads(body)), rid)
+        except orjson.JSONDecodeError as exc:
+            return f"the body is not JSON: {where_in_json(exc)}"
+        except (ValueError, TypeError, KeyError) as exc:
+            return str(exc)
+        except ProblemError as exc:
+            return f"{exc.error}: {exc.fields()}"
+
+    applications = await service.accept(await request.body(), read)
+    if isinstance(applications, str):
+        return _mlflow_error(applications)
     scored = await service.predict(applications, rid, champion, client_of(request))
     p = [row["probability"] for row in scored.predictions]
     return _json({"predictions": [[1.0 - q, q] for q in p]})

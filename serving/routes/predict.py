@@ -30,7 +30,9 @@ def router_for(application_schema: dict[str, object]) -> APIRouter:
     async def predict(request: Request, service: ServiceDep) -> Response:
         """Score one application, or ``{"applications": [...]}``; decide each."""
         rid = request_id(request)
-        applications = service.door.applications(parse_json(await request.body()))
+        applications = await service.accept(
+            await request.body(), lambda body: service.door.applications(parse_json(body))
+        )
         scored = await service.predict(applications, rid, client=client_of(request))
         model = {"name": scored.champion.name, "version": scored.champion.version}
         return JSON({"request_id": rid, "model": model, "predictions": scored.predictions})

@@ -12,9 +12,10 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from serving import tensors
 from serving.errors import ProblemError
 from serving.model import ServedModel
-from serving.routes.common import ServiceDep, client_of, request_id
+from serving.routes.common import ServiceDep, client_of, request_id, where_in_json
 from serving.service import Service
 
 V2_TYPES = {"float": "FP64", "integer": "INT64", "boolean": "BOOL", "category": "BYTES"}
@@ -102,16 +103,21 @@ async def model_ready(service: ServiceDep, name: str, version: str | None = None
 async def infer(
     service: ServiceDep, name: str, request: Request, version: str | None = None
 ) -> Response:
+    """Score the rows of the input tensors; JSON, or with the binary tensor data extension
+    (`serving/tensors.py`) both ways when the client sends or asks for it."""
     champion = _served(service, name, version)
-    try:
-        payload = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise V2Error(400, "the body is not JSON") from None
     rid = request_id(request)
-    try:
-        applications = service.door.rows(rows_from_tensors(payload), rid)
-    except ProblemError as exc:
-        raise V2Error(400, exc.fields() or exc.error) from None
+    header_length = request.headers.get(tensors.HEADER)
+
+    def read(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        payload = _payload(body, header_length)
+        try:
+            return payload, service.door.rows(rows_from_tensors(payload), rid)
+        except ProblemError as exc:
+            raise V2Error(400, exc.fields() or exc.error) from None
+
+    payload, applications = await service.accept(await request.body(), read)
+    wanted = _requested(payload)
     try:
         scored = await service.predict(applications, rid, champion, client_of(request))
         predictions = scored.predictions
@@ -119,28 +125,62 @@ async def infer(
         message = f"{exc.error}: {exc.fields()}" if exc.detail else exc.error
         raise V2Error(exc.status, message) from None
     n = len(predictions)
-    return _json(
-        {
-            "model_name": champion.name,
-            "model_version": champion.version,
-            "id": payload.get("id", rid),
-            "parameters": {"content_type": "pd"},
-            "outputs": [
-                {
-                    "name": "probability",
-                    "datatype": "FP64",
-                    "shape": [n],
-                    "data": [p["probability"] for p in predictions],
-                },
-                {
-                    "name": "decision",
-                    "datatype": "BYTES",
-                    "shape": [n],
-                    "data": [p["decision"] for p in predictions],
-                },
-            ],
-        }
-    )
+    outputs: list[dict[str, Any]] = [
+        {"name": out, "datatype": kind, "shape": [n], "data": [p[out] for p in predictions]}
+        for out, kind in OUTPUTS.items()
+        if out in wanted
+    ]
+    answer = {
+        "model_name": champion.name,
+        "model_version": champion.version,
+        "id": payload.get("id", rid),
+        "parameters": {"content_type": "pd"},
+        "outputs": outputs,
+    }
+    binary = {
+        o["name"]: tensors.encode(o["data"], o["datatype"])
+        for o in outputs
+        if tensors.wants_binary(payload, o["name"])
+    }
+    content, json_size = tensors.pack(answer, binary)
+    if json_size is None:
+        return Response(content, media_type="application/json")
+    headers = {tensors.HEADER: str(json_size)}
+    return Response(content, media_type="application/octet-stream", headers=headers)
+
+
+OUTPUTS = {"probability": "FP64", "decision": "BYTES"}
+"""The model's output tensors and their datatypes, in the order they are answered."""
+
+
+def _payload(body: bytes, header_length: str | None) -> dict[str, Any]:
+    """The request object, its binary tensors decoded when it was sent with the extension."""
+    try:
+        if header_length is not None:
+            header, binary = tensors.split_body(body, header_length)
+            return tensors.attach_binary(header, binary)
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise V2Error(400, f"the body is not JSON: {where_in_json(exc)}") from None
+    except tensors.TensorError as exc:
+        raise V2Error(400, str(exc)) from None
+    if not isinstance(payload, dict):
+        raise V2Error(400, "expected an object with an 'inputs' list of tensors")
+    return payload
+
+
+def _requested(payload: dict[str, Any]) -> set[str]:
+    """The outputs asked for (``outputs[].name``), all of them when the request names none."""
+    asked = payload.get("outputs")
+    if asked is None:
+        return set(OUTPUTS)
+    if not isinstance(asked, list) or not all(isinstance(o, dict) for o in asked):
+        raise V2Error(400, "'outputs' must be a list of objects with a 'name'")
+    names = {str(o.get("name"))[:100] for o in asked}
+    unknown = sorted(names - set(OUTPUTS))
+    if unknown:
+        raise V2Error(400, f"unknown output {unknown[0]!r}: the model has {list(OUTPUTS)}")
+    return names
 
 
 def rows_from_tensors(payload: Any) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ answer through `Service.predict`, so each gets the policy, capture, metrics and 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,43 @@ def test_every_protocol_scores_off_the_event_loop_under_the_timeout(
     assert ours.status_code == v2.status_code == mlflow.status_code == 504
     assert "timed out" in v2.json()["error"] and "timed out" in mlflow.json()["error"]
     assert again.status_code == 200
+
+
+class WatchedDoor:
+    """The service's door, noting the thread each body is validated on."""
+
+    def __init__(self, door: Any) -> None:
+        self.door, self.threads = door, []
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.door, name)
+        if name not in ("applications", "rows"):
+            return found
+
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            self.threads.append(threading.current_thread().name)
+            return found(*args, **kwargs)
+
+        return watched
+
+
+def test_a_large_batch_is_validated_off_the_event_loop_under_every_protocol(
+    store: Store, tmp_path: Path, splits: dict[str, pd.DataFrame]
+) -> None:
+    """A 1,000-row batch parsed and checked on the event loop would hold up every probe and
+    application behind it; one application is checked inline (a pool hop costs more)."""
+    batch, (one,) = rows(splits["test"].head(400)), rows(splits["test"].head(1))
+    with TestClient(create_app(config(store, tmp_path))) as client:
+        service = client.app.state.service  # type: ignore[attr-defined]
+        service.door = door = WatchedDoor(service.door)
+        for body in ({"applications": batch}, one):
+            assert client.post("/predict", json=body).status_code == 200
+        assert client.post(f"/v2/models/{NAME}/infer", json=v2_body(batch)).status_code == 200
+        mlflow = client.post("/invocations", json={"dataframe_records": batch})
+        assert mlflow.status_code == 200
+    assert len(door.threads) == 4
+    pool = [name.startswith("predict") for name in door.threads]
+    assert pool == [True, False, True, True], door.threads
 
 
 def test_canary_routing_is_the_same_under_every_protocol(
