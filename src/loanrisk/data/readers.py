@@ -43,8 +43,12 @@ def read_table(source: str, timestamp: str | None = None) -> pd.DataFrame:
 
 
 def _download(url: str) -> bytes:
+    if not url.startswith(("http://", "https://")):
+        raise DataSourceError(f"{url}: only http:// and https:// URLs are downloaded")
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
+        # urlopen also opens file: and ftp: URLs; the scheme is checked above, and its
+        # redirects go to http, https or ftp only.
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:  # nosec B310 # http(s)
             data: bytes = response.read()
             return data
     except (urllib.error.URLError, TimeoutError) as exc:
