@@ -281,7 +281,7 @@ class Derived:
 
 def name_in(mapping: Traced, key: str) -> Name:
     """``key`` of the mapping at ``mapping``, as a :class:`Name` a template shows with ``| key``."""
-    if key not in mapping:
+    found = [name for name in mapping if isinstance(name, Name) and name == key]
+    if not found:
         raise SourceError(f"{mapping.where[0]}: {key!r} is not a key here")
-    ledger, (source, path) = mapping._ledger, mapping.where
-    return Name(key, ledger, source, (*path, key))
+    return found[0]
