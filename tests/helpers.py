@@ -455,6 +455,7 @@ label:
   positive: "yes"
   negative: "no"
   description: Whether the customer cancelled within the quarter after the snapshot.
+  outcomes: {positive: churned, negative: stayed}
 protected:
   marital_status:
     type: category

@@ -76,6 +76,17 @@ RETRAIN = "data/monitoring/retrain.parquet"
 MODEL_CARDS = "model_cards"
 DATASHEETS = "datasheets"
 PROBLEM = "docs/problem.md"
+PROBLEM_HTML = "docs/problem.html"
+TEMPLATES = "docs/templates"
+"""The documents' Jinja2 templates, all the prose a team rewrites for its own problem: not
+beside the documents in `model_cards/` and `datasheets/`, which DVC owns as the `document`
+stage's outputs and empties before each run."""
+CARD_TEMPLATE, DATASHEET_TEMPLATE, PROBLEM_TEMPLATE = (
+    f"{name}.md.j2" for name in ("model_card", "datasheet", "problem")
+)
+PARAMS = "params.yaml"
+FAIRNESS_CONCERN = ".github/ISSUE_TEMPLATE/fairness-concern.yml"
+"""The issue form for an ethical or fairness concern, which the card's readers are sent to."""
 
 
 def folder(path: str) -> str:
@@ -121,7 +132,7 @@ OUTPUTS: dict[str, tuple[str, ...]] = {
     "evaluate": (METRICS, *(f"{PLOTS}/{kind}" for kind in PLOT_KINDS)),
     "verdict": (VERDICT,),
     "monitor": (DRIFT, MONITORING_REPORT, WINDOW),
-    "document": (MODEL_CARDS, DATASHEETS, PROBLEM),
+    "document": (MODEL_CARDS, DATASHEETS, PROBLEM, PROBLEM_HTML),
     "release": (RELEASE,),
 }
 """Each DVC stage's outputs (outs, metrics and plots in `dvc.yaml`), in the pipeline's order.

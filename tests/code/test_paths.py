@@ -66,7 +66,7 @@ def unmade_deps(stages: dict[str, Any]) -> list[str]:
     unknown = []
     for name, stage in stages.items():
         for dep in stage["deps"]:
-            code = dep.startswith(("src/", "pipelines/", "${"))
+            code = dep.startswith(("src/", "pipelines/", "${", f"{paths.TEMPLATES}"))
             if not code and dep not in made:
                 unknown.append(f"{name}: {dep}")
         made |= set(paths.OUTPUTS.get(name, ()))

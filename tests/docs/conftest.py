@@ -26,7 +26,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from loanrisk import stage
+from loanrisk import paths, stage
 from loanrisk.config import Params
 from loanrisk.data import generator
 from loanrisk.data.contract import contract_for, maturity_cutoff
@@ -34,7 +34,7 @@ from loanrisk.data.declaration import Declaration
 from loanrisk.data.generator import GeneratorSpec, generate
 from loanrisk.data.split import Split, out_of_time_split, split_report, stratified_split
 from loanrisk.data.validation import validate_batch
-from loanrisk.docs import sources
+from loanrisk.docs import context
 from loanrisk.docs.facts import data_facts
 from loanrisk.evaluation.report import evaluate_model
 from loanrisk.models.train import MODEL_NAMES, fit_model
@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @dataclass(frozen=True)
 class Workspace:
     """A project directory holding the stage's inputs, and those inputs as the stage reads
-    them (``reports``: path -> parsed JSON, plus the data facts under ``sources.VALIDATED``)."""
+    them (``reports``: path -> parsed JSON, plus the data facts under ``paths.VALIDATED``)."""
 
     root: Path
     project: Project
@@ -91,8 +91,9 @@ def build(root: Path, params: Params, declaration: str, raw: pd.DataFrame) -> Wo
     """Validate, split, train, evaluate and judge ``raw`` as the stages would, and write every
     file the `document` stage reads into ``root``."""
     (root / "datasets").mkdir(parents=True)
+    shutil.copytree(ROOT / paths.TEMPLATES, root / paths.TEMPLATES)  # the stage renders them
     (root / params.data.declaration).write_text(declaration)
-    (root / sources.PARAMS).write_text(yaml.safe_dump(params.model_dump(mode="json")))
+    (root / paths.PARAMS).write_text(yaml.safe_dump(params.model_dump(mode="json")))
     with inside(root):
         project = load_project()
     dataset = project.dataset
@@ -116,8 +117,8 @@ def build(root: Path, params: Params, declaration: str, raw: pd.DataFrame) -> Wo
         )
     parts = split.parts()
     files: dict[str, Any] = {
-        sources.VALIDATION: result.report(),
-        sources.SPLIT: split_report(split, dataset),
+        paths.VALIDATION: result.report(),
+        paths.SPLIT_REPORT: split_report(split, dataset),
     }
     train_metrics, metrics = {}, {}
     fitted = {}
@@ -128,24 +129,24 @@ def build(root: Path, params: Params, declaration: str, raw: pd.DataFrame) -> Wo
         evaluation = evaluate_model(model.estimator, parts["valid"], parts["test"], params, dataset)
         metrics[name] = evaluation.report
         for plot, rows in evaluation.plots.items():
-            files[sources.plot(plot, name)] = rows
-    files[sources.TRAIN_METRICS] = train_metrics
-    files[sources.METRICS] = metrics
+            files[paths.plot(plot, name)] = rows
+    files[paths.TRAIN_METRICS] = train_metrics
+    files[paths.METRICS] = metrics
     criteria = candidate_criteria(metrics["candidate"], metrics["logistic"], params.gate)
-    files[sources.VERDICT] = {
+    files[paths.VERDICT] = {
         "fingerprint": hashlib.sha256(declaration.encode()).hexdigest(),
         "passed": all(c.passed for c in criteria),
         "criteria": [c.as_dict() for c in criteria],
     }
-    files[sources.MONITORING] = monitoring_report(
-        params, dataset, fitted[sources.CANDIDATE], metrics[sources.CANDIDATE], parts["train"]
+    files[paths.DRIFT] = monitoring_report(
+        params, dataset, fitted[context.CANDIDATE], metrics[context.CANDIDATE], parts["train"]
     )
     for path, payload in files.items():
         stage.write_json(root / path, payload)
-    stage.write_parquet(root / sources.VALIDATED, valid)
-    reports = {path: json.loads((root / path).read_text()) for path in sources.REPORTS}
-    frame = pd.read_parquet(root / sources.VALIDATED)
-    reports[sources.VALIDATED] = data_facts(frame, dataset)
+    stage.write_parquet(root / paths.VALIDATED, valid)
+    reports = {path: json.loads((root / path).read_text()) for path in context.REPORTS}
+    frame = pd.read_parquet(root / paths.VALIDATED)
+    reports[paths.VALIDATED] = data_facts(frame, dataset)
     return Workspace(root, project, reports, frame)
 
 
@@ -258,9 +259,9 @@ def candidate_store(root: Path, workspace: Workspace) -> Store:
     experiment = client.create_experiment(
         workspace.project.experiment, artifact_location=(root / "mlartifacts").as_uri()
     )
-    fingerprint = workspace.read(sources.VERDICT)["fingerprint"]
+    fingerprint = workspace.read(paths.VERDICT)["fingerprint"]
     run = client.create_run(
-        experiment, tags={"model": sources.CANDIDATE, "fingerprint": fingerprint}
+        experiment, tags={"model": context.CANDIDATE, "fingerprint": fingerprint}
     )
     client.set_terminated(run.info.run_id)
     return Store(uri, run.info.run_id)

@@ -29,18 +29,20 @@ import pytest
 import yaml
 from scipy.stats import binomtest
 
+from loanrisk import paths
 from loanrisk.config import SCENARIOS
 from loanrisk.data import generator, scenarios
 from loanrisk.data.contract import contract_for, contract_json_schema
-from loanrisk.docs import sources
+from loanrisk.docs import context
 from loanrisk.docs.analysis import behaviour_margin, closest_to_failing, wilson_interval
 from loanrisk.docs.card import model_card
 from loanrisk.docs.datasheet import datasheet
-from loanrisk.docs.document import Document, slug, to_markdown
-from loanrisk.docs.html import to_html
 from loanrisk.docs.ledger import DERIVED, MARK_CLOSE, MARK_OPEN, Fact
 from loanrisk.docs.problem import problem_page
+from loanrisk.docs.render import slug
+from loanrisk.docs.template import Page
 from tests.docs.conftest import ROOT, Store, Workspace, candidate_store, copy_workspace
+from tests.docs.pages import body, table, titles
 
 MITCHELL = (
     "Model details",
@@ -81,17 +83,17 @@ def workspace(request: pytest.FixtureRequest) -> Workspace:
     return ws
 
 
-def render(ws: Workspace, mark: bool = False) -> dict[str, Document]:
+def render(ws: Workspace, mark: bool = False) -> dict[str, Page]:
     return {
         "card": model_card(ws.project, ws.reports, mark),
         "datasheet": datasheet(ws.project, ws.reports, mark),
     }
 
 
-_RENDERED: dict[tuple[Path, bool], dict[str, Document]] = {}
+_RENDERED: dict[tuple[Path, bool], dict[str, Page]] = {}
 
 
-def documents(ws: Workspace, mark: bool = False) -> dict[str, Document]:
+def documents(ws: Workspace, mark: bool = False) -> dict[str, Page]:
     """The workspace's documents, rendered once per session (documents are immutable)."""
     key = (ws.root, mark)
     if key not in _RENDERED:
@@ -165,18 +167,18 @@ def truth(ws: Workspace) -> dict[str, Any]:
     params = ws.project.params
     schema = contract_for(ws.project.dataset, params.data.as_of, params.contract.max_staleness_days)
     json_schema = contract_json_schema(schema)
-    found: dict[str, Any] = {path: ws.read(path) for path in sources.REPORTS}
-    found[sources.PARAMS] = yaml.safe_load((ws.root / sources.PARAMS).read_text())
+    found: dict[str, Any] = {path: ws.read(path) for path in context.REPORTS}
+    found[paths.PARAMS] = yaml.safe_load((ws.root / paths.PARAMS).read_text())
     found[params.data.declaration] = yaml.safe_load((ws.root / params.data.declaration).read_text())
-    found[sources.VALIDATED] = independent_data_facts(ws)
-    found[sources.CONTRACT] = {
+    found[paths.VALIDATED] = independent_data_facts(ws)
+    found[context.CONTRACT] = {
         "columns": {
             name: {**json_schema["properties"][name], "dtype": str(column.dtype)}
             for name, column in schema.columns.items()
         },
         "row_rules": json_schema["x-row-rules"],
     }
-    found[sources.GENERATOR] = {
+    found[context.GENERATOR] = {
         "base_log_odds": generator.BASE_LOG_ODDS,
         "numeric_effects": {
             k: {"coefficient": c, "unit": u} for k, (c, u) in generator.NUMERIC_EFFECTS.items()
@@ -188,7 +190,7 @@ def truth(ws: Workspace) -> dict[str, Any]:
         "no_direct_effect": list(generator.NO_DIRECT_EFFECT),
     }
     recession = scenarios.shift_for("recession")
-    found[sources.SCENARIOS] = {
+    found[context.SCENARIOS] = {
         "names": list(SCENARIOS),
         "shifts": {
             "recession": {
@@ -271,12 +273,12 @@ def visible_html(page: str) -> str:
 
 def test_the_card_has_every_section_of_a_model_card(workspace: Workspace) -> None:
     card = documents(workspace)["card"]
-    titles = card.section_titles(depth=1)
-    assert [t for t in titles if t in MITCHELL] == list(MITCHELL)
-    assert set(CARD_EXTRAS) <= set(titles)
-    assert {"Primary uses", "Primary users", "Out-of-scope uses"} <= set(card.section_titles())
-    assert {"Relevant groups", "Instrumentation", "Environment"} <= set(card.section_titles())
-    markdown, page = to_markdown(card), to_html(card)
+    markdown, page = card.markdown, card.html
+    top = titles(markdown, 2)
+    assert [t for t in top if t in MITCHELL] == list(MITCHELL)
+    assert set(CARD_EXTRAS) <= set(top)
+    assert {"Primary uses", "Primary users", "Out-of-scope uses"} <= set(titles(markdown))
+    assert {"Relevant groups", "Instrumentation", "Environment"} <= set(titles(markdown))
     for title in (*MITCHELL, *CARD_EXTRAS):
         assert f"\n## {title}\n" in markdown
         assert f'<h2 id="{slug(title)}">{title}</h2>' in page
@@ -284,23 +286,21 @@ def test_the_card_has_every_section_of_a_model_card(workspace: Workspace) -> Non
 
 def test_the_datasheet_has_every_section_of_a_datasheet(workspace: Workspace) -> None:
     sheet = documents(workspace)["datasheet"]
-    assert [t for t in sheet.section_titles(depth=1) if t in GEBRU] == list(GEBRU)
-    markdown, page = to_markdown(sheet), to_html(sheet)
+    markdown, page = sheet.markdown, sheet.html
+    assert [t for t in titles(markdown, 2) if t in GEBRU] == list(GEBRU)
     for title in GEBRU:
         assert f"\n## {title}\n" in markdown
-        assert f'<h2 id="{slug(title)}">{unescape(title)}</h2>' in page
+        assert f'<h2 id="{slug(title)}">{title}</h2>' in unescape(page)
 
 
 def test_the_card_shows_where_it_will_fail_and_the_verdict(loans_workspace: Workspace) -> None:
     ws = loans_workspace
-    card = documents(ws)["card"]
-    tables = card.tables()
-    verdict = ws.read(sources.VERDICT)
-    assert [row[0].strip("`") for row in tables["verdict"].rows] == [
-        c["name"] for c in verdict["criteria"]
-    ]
-    assert tables["verdict"].column("why") == [c["why"] for c in verdict["criteria"]]
-    slices = ws.read(sources.METRICS)["candidate"]["slices"]
+    card = documents(ws)["card"].markdown
+    verdict = ws.read(paths.VERDICT)
+    criteria = table(card, "criterion")
+    assert [row[0].strip("`") for row in criteria.rows] == [c["name"] for c in verdict["criteria"]]
+    assert criteria.column("why") == [c["why"] for c in verdict["criteria"]]
+    slices = ws.read(paths.METRICS)["candidate"]["slices"]
     measured = sorted(
         (row["roc_auc"], slicing, group)
         for slicing, groups in slices.items()
@@ -308,9 +308,9 @@ def test_the_card_shows_where_it_will_fail_and_the_verdict(loans_workspace: Work
         if row["roc_auc"] is not None
     )
     weakest = {(f"`{s}`", g) for _, s, g in measured[:3]}
-    assert weakest <= {(row[0], row[1]) for row in tables["weakest_slices"].rows}
-    behaviour = ws.read(sources.METRICS)["candidate"]["behaviour"]
-    tests = tables["behaviour"].column("test")
+    assert weakest <= {(row[0], row[1]) for row in table(card, "slicing", "group").rows}
+    behaviour = ws.read(paths.METRICS)["candidate"]["behaviour"]
+    tests = table(card, "test", "kind").column("test")
     assert sorted(t.strip("`") for t in tests) == sorted(behaviour)
 
 
@@ -321,8 +321,8 @@ def test_every_figure_equals_the_value_in_its_source(workspace: Workspace) -> No
     found = truth(workspace)
     for name, document in documents(workspace).items():
         assert document.facts, name
-        markdown = visible_markdown(to_markdown(document))
-        page = visible_html(to_html(document))
+        markdown = visible_markdown(document.markdown)
+        page = visible_html(document.html)
         for fact in document.facts:
             where = f"{name}: {fact.source} {fact.path} {fact.how}"
             if fact.kind == "derived":
@@ -339,8 +339,11 @@ def test_every_figure_equals_the_value_in_its_source(workspace: Workspace) -> No
 def test_no_figure_is_typed_by_hand(workspace: Workspace) -> None:
     plain = documents(workspace)
     for name, document in documents(workspace, mark=True).items():
-        marked = to_markdown(document)
-        assert marked.replace(MARK_OPEN, "").replace(MARK_CLOSE, "") == to_markdown(plain[name])
+        marked = document.markdown
+        assert marked.replace(MARK_OPEN, "").replace(MARK_CLOSE, "") == plain[name].markdown
+        # The front matter is data for machines, checked against its sources on its own
+        # (test_the_cards_front_matter_is_what_the_hub_reads).
+        marked = body(marked)
         rest = re.sub(f"{MARK_OPEN}[^{MARK_OPEN}{MARK_CLOSE}]*{MARK_CLOSE}", "", marked)
         rest = re.sub(r"\]\([^)]*\)", "]", rest)  # link targets are addresses, not figures
         for allowed in ALLOWED:
@@ -350,9 +353,9 @@ def test_no_figure_is_typed_by_hand(workspace: Workspace) -> None:
 
 def test_tables_hold_the_reports_figures(loans_workspace: Workspace) -> None:
     ws = loans_workspace
-    metrics = ws.read(sources.METRICS)
-    card = documents(ws)["card"]
-    overall = card.tables()["overall"]
+    metrics = ws.read(paths.METRICS)
+    card = documents(ws)["card"].markdown
+    overall = table(card, "model", "ROC-AUC")
     for row in overall.rows:
         model = row[0].strip("*")
         test = metrics[model]["test"]
@@ -366,8 +369,7 @@ def test_tables_hold_the_reports_figures(loans_workspace: Workspace) -> None:
         ci = metrics[model]["roc_auc_ci95"]
         assert row[2] == f"[{ci['low']:.4f}, {ci['high']:.4f}]"
     fairness = metrics["candidate"]["fairness"]["sex"]
-    table = card.tables()["approval_sex"]
-    for group, rows, approved, rate, interval in table.rows:
+    for group, rows, approved, rate, interval in table(card, "`sex`", "rows", "approved").rows:
         n = fairness["count_by_group"][group]
         k = round(fairness["approval_rate_by_group"][group] * n)
         low, high = binomtest(k, n).proportion_ci(method="wilson")
@@ -377,29 +379,29 @@ def test_tables_hold_the_reports_figures(loans_workspace: Workspace) -> None:
             f"{fairness['approval_rate_by_group'][group]:.1%}",
         )
         assert interval == f"[{low:.3f}, {high:.3f}]"
-    sheet = documents(ws)["datasheet"]
-    columns = sheet.tables()["columns"]
+    sheet = documents(ws)["datasheet"].markdown
+    columns = table(sheet, "column", "role")
     assert [c.strip("`") for c in columns.column("column")] == list(ws.project.dataset.all_columns)
     assert set(ws.project.dataset.all_columns) == set(ws.frame.columns)
     declared = yaml.safe_load((ws.root / "datasets/loans.yaml").read_text())["features"]
     ranges = dict(zip(columns.column("column"), columns.column("range or values"), strict=True))
     low, high = declared["income"]["range"]
     assert ranges["`income`"] == f"[{low}, {high}]"
-    balance = dict(sheet.tables()["label_balance"].rows)
+    balance = dict(table(sheet, "`defaulted`", "rows").rows)
     assert balance["labelled"] == f"{int(ws.frame['defaulted'].notna().sum()):,}"
 
 
 def test_the_datasheet_prints_the_generators_causal_structure_only_for_its_data(
     loans_workspace: Workspace, churn_workspace: Workspace
 ) -> None:
-    loans = documents(loans_workspace)["datasheet"]
-    assert {"Causal structure", "Scenarios"} <= set(loans.section_titles())
-    effects = dict(loans.tables()["numeric_effects"].rows[i][:2] for i in range(3))
+    loans = documents(loans_workspace)["datasheet"].markdown
+    assert {"Causal structure", "Scenarios"} <= set(titles(loans))
+    effects = dict(table(loans, "column", "effect on log-odds").rows[i][:2] for i in range(3))
     for name, (coefficient, _) in list(generator.NUMERIC_EFFECTS.items())[:3]:
         assert effects[f"`{name}`"] == f"{coefficient:+.2f}"
-    churn = documents(churn_workspace)["datasheet"]
-    assert not {"Causal structure", "Scenarios"} & set(churn.section_titles())
-    assert "Not recorded" in to_markdown(churn)
+    churn = documents(churn_workspace)["datasheet"].markdown
+    assert not {"Causal structure", "Scenarios"} & set(titles(churn))
+    assert "Not recorded" in churn
 
 
 # -- the HTML stands alone --------------------------------------------------------------------
@@ -416,14 +418,14 @@ class Tags(HTMLParser):
 
 def test_the_html_is_self_contained(workspace: Workspace) -> None:
     for name, document in documents(workspace).items():
-        page = to_html(document)
+        page = document.html
         parser = Tags()
         parser.feed(page)
         names = [tag for tag, _ in parser.tags]
         assert not {"script", "link", "iframe", "object", "embed", "base"} & set(names), name
         assert "@import" not in page and "url(" not in page
         images = [attrs for tag, attrs in parser.tags if tag == "img"]
-        assert len(images) == len(document.figures()) > 0
+        assert len(images) == len(document.figures) > 0
         for attrs in images:
             src = attrs["src"] or ""
             assert src.startswith("data:image/png;base64,"), name
@@ -444,8 +446,8 @@ def test_the_html_is_self_contained(workspace: Workspace) -> None:
 def test_rendering_twice_gives_the_same_bytes(workspace: Workspace) -> None:
     first, second = documents(workspace), render(workspace)
     for name in first:
-        assert to_markdown(first[name]) == to_markdown(second[name])
-        assert to_html(first[name]) == to_html(second[name])
+        assert first[name].markdown == second[name].markdown
+        assert first[name].html == second[name].html
 
 
 @dataclass(frozen=True)
@@ -480,12 +482,14 @@ def stage_outputs(ws: Workspace) -> dict[str, str]:
     """What the stage must write, rendered here in this process."""
     name, dataset = ws.project.registered_model, ws.project.dataset.name
     rendered = documents(ws)
+    problem = problem_page(ws.project)
     return {
-        str(sources.card_path(name, "md")): to_markdown(rendered["card"]),
-        str(sources.card_path(name, "html")): to_html(rendered["card"]),
-        str(sources.datasheet_path(dataset, "md")): to_markdown(rendered["datasheet"]),
-        str(sources.datasheet_path(dataset, "html")): to_html(rendered["datasheet"]),
-        sources.PROBLEM: to_markdown(problem_page(ws.project)),
+        str(paths.card(name, "md")): rendered["card"].markdown,
+        str(paths.card(name, "html")): rendered["card"].html,
+        str(paths.datasheet(dataset, "md")): rendered["datasheet"].markdown,
+        str(paths.datasheet(dataset, "html")): rendered["datasheet"].html,
+        paths.PROBLEM: problem.markdown,
+        paths.PROBLEM_HTML: problem.html,
     }
 
 
@@ -504,7 +508,7 @@ def test_the_stage_writes_nothing_to_the_store(staged: Staged) -> None:
     client = staged.store.client()
     logged = [
         item.path
-        for folder in (sources.MODEL_CARDS, sources.DATASHEETS)
+        for folder in (paths.MODEL_CARDS, paths.DATASHEETS)
         for item in client.list_artifacts(staged.store.run_id, folder)
     ]
     assert logged == []
@@ -517,7 +521,7 @@ def test_the_stage_says_in_one_line_which_report_is_missing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     root = copy_workspace(loans_workspace, tmp_path / "project")
-    (root / sources.VERDICT).unlink()
+    (root / paths.VERDICT).unlink()
     monkeypatch.chdir(root)
     monkeypatch.syspath_prepend(str(ROOT / "pipelines"))
     # The stage's first import pins OPENBLAS_CORETYPE in os.environ; undone after the test,
@@ -529,56 +533,51 @@ def test_the_stage_says_in_one_line_which_report_is_missing(
     assert exited.value.code == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "verdict.json" in error
-    assert not (root / sources.MODEL_CARDS).exists()
+    assert not (root / paths.MODEL_CARDS).exists()
 
 
 def test_changing_a_figure_in_a_report_changes_the_card(loans_workspace: Workspace) -> None:
     ws = loans_workspace
-    before = to_markdown(model_card(ws.project, ws.reports))
+    before = model_card(ws.project, ws.reports).markdown
     reports = copy.deepcopy(ws.reports)
-    reports[sources.METRICS]["candidate"]["test"]["roc_auc"] = 0.51234
+    reports[paths.METRICS]["candidate"]["test"]["roc_auc"] = 0.51234
     after = model_card(ws.project, reports)
-    assert to_markdown(after) != before
-    assert after.tables()["overall"].rows[0][1] == "0.5123"
-    reports[sources.VALIDATED]["rows"] = 123456
-    assert "123,456" in to_markdown(datasheet(ws.project, reports))
+    assert after.markdown != before
+    assert table(after.markdown, "model", "ROC-AUC").rows[0][1] == "0.5123"
+    reports[paths.VALIDATED]["rows"] = 123456
+    assert "123,456" in datasheet(ws.project, reports).markdown
 
 
 def test_the_monitoring_section_quotes_the_monitors_decision(loans_workspace: Workspace) -> None:
     ws = loans_workspace
-    monitoring = ws.read(sources.MONITORING)
-    card = documents(ws)["card"]
-    table = card.tables()["monitoring"]
-    assert table.column("month") == [m["month"] for m in monitoring["months"]]
+    monitoring = ws.read(paths.DRIFT)
+    card = documents(ws)["card"].markdown
+    months = table(card, "month", "rows")
+    assert months.column("month") == [m["month"] for m in monitoring["months"]]
     matured = [m for m in monitoring["months"] if m["outcomes_known"]]
     assert matured and len(matured) < len(monitoring["months"])  # both kinds of month shown
-    assert table.column("ROC-AUC")[: len(matured)] == [
+    assert months.column("ROC-AUC")[: len(matured)] == [
         f"{m['quality']['roc_auc']:.3f}" for m in matured
     ]
-    assert set(table.column("ROC-AUC")[len(matured) :]) == {"n/a"}
+    assert set(months.column("ROC-AUC")[len(matured) :]) == {"n/a"}
     # A retraining recommendation and a broken feed are quoted, reasons word for word.
     reports = copy.deepcopy(ws.reports)
-    decision = reports[sources.MONITORING]["decision"]
+    decision = reports[paths.DRIFT]["decision"]
     decision.update(
         retrain=True,
         reasons=["drift in 2 month(s) from 2024-03 (income)"],
         feed_problems={"employment_years": ["2024-02", "2024-04"]},
     )
-    markdown = to_markdown(model_card(ws.project, reports))
+    markdown = model_card(ws.project, reports).markdown
     assert "**retrain recommended**" in markdown
     assert "- drift in 2 month(s) from 2024-03 (income)\n" in markdown
     assert "`employment_years` in 2024-02, 2024-04" in markdown
 
 
 def test_a_card_without_a_production_window_says_why(churn_workspace: Workspace) -> None:
-    (section,) = [
-        s
-        for s in documents(churn_workspace)["card"].sections
-        if s.title == "Monitoring in production"
-    ]
-    text = to_markdown(documents(churn_workspace)["card"])
-    assert churn_workspace.read(sources.MONITORING)["skipped"] in text
-    assert section.blocks
+    text = documents(churn_workspace)["card"].markdown
+    section = text.split("\n## Monitoring in production\n", 1)[1].split("\n## ", 1)[0]
+    assert churn_workspace.read(paths.DRIFT)["skipped"] in section
 
 
 def test_a_failing_behavioural_test_is_named_closest_to_failing(
@@ -586,19 +585,19 @@ def test_a_failing_behavioural_test_is_named_closest_to_failing(
 ) -> None:
     ws = loans_workspace
     reports = copy.deepcopy(ws.reports)
-    behaviour = reports[sources.METRICS]["candidate"]["behaviour"]
+    behaviour = reports[paths.METRICS]["candidate"]["behaviour"]
     name = next(n for n, r in behaviour.items() if r["kind"] == "invariance")
     behaviour[name] = {
         "kind": "invariance",
         "passed": False,
         "detail": "average change 0.0300 (at most 0.014); largest 0.0900",
     }
-    markdown = to_markdown(model_card(ws.project, reports))
+    markdown = model_card(ws.project, reports).markdown
     assert f"Closest to failing: `{name}`, margin -0.0160." in markdown
 
 
 def test_margins_agree_with_the_reports_pass_or_fail(workspace: Workspace) -> None:
-    behaviour = workspace.read(sources.METRICS)["candidate"]["behaviour"]
+    behaviour = workspace.read(paths.METRICS)["candidate"]["behaviour"]
     ranked = closest_to_failing(behaviour)
     assert ranked
     for name, margin in ranked:
@@ -635,9 +634,9 @@ def test_behaviour_margins_are_read_from_each_kind_of_detail() -> None:
 def test_the_workspace_is_the_pipelines_own_output(loans_workspace: Workspace) -> None:
     """The fixture quotes real report shapes: if a stage changes what it writes, the
     documents' tests see it."""
-    validation = loans_workspace.read(sources.VALIDATION)
+    validation = loans_workspace.read(paths.VALIDATION)
     assert validation["rows_quarantined"] == 3 and validation["failures"]
-    assert json.loads((loans_workspace.root / sources.SPLIT).read_text())["strategy"]
+    assert json.loads((loans_workspace.root / paths.SPLIT_REPORT).read_text())["strategy"]
 
 
 def test_a_rate_at_the_edge_of_its_interval_still_plots() -> None:

@@ -18,12 +18,13 @@ from typing import Any
 import pytest
 import yaml
 
+from loanrisk import paths
 from loanrisk.config import SCENARIOS, GateConfig, Params
 from loanrisk.data import generator
-from loanrisk.docs import sources
-from loanrisk.docs.document import Document, to_markdown
+from loanrisk.docs import context
 from loanrisk.docs.ledger import DERIVED, MARK_CLOSE, MARK_OPEN
 from loanrisk.docs.problem import problem_page
+from loanrisk.docs.template import Page
 from loanrisk.project import Project, load_project
 from tests.docs.conftest import ROOT, fast, inside
 from tests.helpers import CHURN
@@ -54,7 +55,7 @@ def project_in(root: Path, params: Params, declaration: str) -> Project:
     """``params`` and ``declaration`` written as files in ``root``, loaded as the stage would."""
     (root / "datasets").mkdir(parents=True, exist_ok=True)
     (root / params.data.declaration).write_text(declaration)
-    (root / sources.PARAMS).write_text(yaml.safe_dump(params.model_dump(mode="json")))
+    (root / paths.PARAMS).write_text(yaml.safe_dump(params.model_dump(mode="json")))
     with inside(root):
         return load_project()
 
@@ -186,7 +187,7 @@ def expected_windows(params: dict[str, Any], declaration: dict[str, Any]) -> lis
 
 def read_back(project: Project, root: Path, page: str) -> set[str]:
     """Parse ``page`` back against the files in ``root``; return the params it quotes."""
-    params = yaml.safe_load((root / sources.PARAMS).read_text())
+    params = yaml.safe_load((root / paths.PARAMS).read_text())
     quoted = quoted_params(page, params)
     if project.dataset.timestamp is not None:
         declaration = yaml.safe_load((root / params["data"]["declaration"]).read_text())
@@ -199,16 +200,16 @@ def read_back(project: Project, root: Path, page: str) -> set[str]:
 
 
 def test_every_threshold_on_the_page_is_the_value_in_params(loans: Project, tmp_path: Path) -> None:
-    page = to_markdown(problem_page(loans))
+    page = problem_page(loans).markdown
     quoted = read_back(loans, tmp_path, page)
     assert QUOTED | {THRESHOLD} <= quoted, sorted(QUOTED - quoted)
-    costs = yaml.safe_load((tmp_path / sources.PARAMS).read_text())["problem"]
+    costs = yaml.safe_load((tmp_path / paths.PARAMS).read_text())["problem"]
     good, bad = costs["cost_reject_good"], costs["cost_approve_default"]
     assert f"rejecting from {good / (good + bad):.4f}," in page
 
 
 def test_changing_a_param_changes_the_page(loans: Project, tmp_path: Path, params: Params) -> None:
-    before = to_markdown(problem_page(loans))
+    before = problem_page(loans).markdown
     changed = loans_params(
         params,
         **{
@@ -223,7 +224,7 @@ def test_changing_a_param_changes_the_page(loans: Project, tmp_path: Path, param
     )
     other = tmp_path / "changed"
     project = project_in(other, changed, (ROOT / generator.DECLARATION).read_text())
-    after = to_markdown(problem_page(project))
+    after = problem_page(project).markdown
     assert after != before
     assert read_back(project, other, after) >= QUOTED
     rows = {
@@ -236,9 +237,9 @@ def test_changing_a_param_changes_the_page(loans: Project, tmp_path: Path, param
 
 def test_no_figure_on_the_page_is_typed_by_hand(loans: Project, churn: Project) -> None:
     for project in (loans, churn):
-        marked = to_markdown(problem_page(project, mark=True))
+        marked = problem_page(project, mark=True).markdown
         plain = marked.replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
-        assert plain == to_markdown(problem_page(project))
+        assert plain == problem_page(project).markdown
         rest = re.sub(f"{MARK_OPEN}[^{MARK_OPEN}{MARK_CLOSE}]*{MARK_CLOSE}", "", marked)
         rest = re.sub(r"\]\([^)]*\)", "]", rest)  # link targets are addresses, not figures
         for allowed in ALLOWED:
@@ -249,17 +250,17 @@ def test_no_figure_on_the_page_is_typed_by_hand(loans: Project, churn: Project) 
 def truth(root: Path) -> dict[str, Any]:
     """Every source a fact on the page may name, read from the files in ``root`` and the
     generator's constants."""
-    params = yaml.safe_load((root / sources.PARAMS).read_text())
+    params = yaml.safe_load((root / paths.PARAMS).read_text())
     found = {
-        sources.PARAMS: params,
+        paths.PARAMS: params,
         params["data"]["declaration"]: yaml.safe_load(
             (root / params["data"]["declaration"]).read_text()
         ),
-        sources.GENERATOR: {
+        context.GENERATOR: {
             "no_direct_effect": list(generator.NO_DIRECT_EFFECT),
             "interactions": {k: {"description": d} for k, (_, d) in generator.INTERACTIONS.items()},
         },
-        sources.SCENARIOS: {"names": list(SCENARIOS)},
+        context.SCENARIOS: {"names": list(SCENARIOS)},
     }
     return found
 
@@ -285,8 +286,8 @@ def test_every_figure_equals_the_value_in_its_source(
     name: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     project: Project = request.getfixturevalue(name)
-    document: Document = problem_page(project)
-    page = to_markdown(document).replace("\\<", "<")
+    document: Page = problem_page(project)
+    page = document.markdown.replace("\\<", "<")
     found = truth(tmp_path)
     assert document.facts
     for fact in document.facts:
@@ -311,14 +312,14 @@ def test_every_figure_equals_the_value_in_its_source(
 def test_the_page_says_whether_the_offered_rate_is_a_model_input(
     loans: Project, tmp_path: Path, params: Params
 ) -> None:
-    page = to_markdown(problem_page(loans))
+    page = problem_page(loans).markdown
     assert "interest_rate" in loans.dataset.feature_names
     assert "`interest_rate` **is a model input**" in page
     declared = yaml.safe_load((ROOT / generator.DECLARATION).read_text())
     del declared["features"]["interest_rate"]
     other = tmp_path / "without_rate"
     project = project_in(other, loans_params(params), yaml.safe_dump(declared))
-    without = to_markdown(problem_page(project))
+    without = problem_page(project).markdown
     assert "**is a model input**" not in without
     assert "no such column the worked example knows of (`interest_rate`)" in without
 
@@ -326,17 +327,17 @@ def test_the_page_says_whether_the_offered_rate_is_a_model_input(
 def test_another_dataset_gets_a_stratified_backtest_and_no_generator_claims(
     churn: Project, tmp_path: Path
 ) -> None:
-    page = to_markdown(problem_page(churn))
+    page = problem_page(churn).markdown
     assert read_back(churn, tmp_path, page) >= QUOTED | {"split.valid_share", "split.test_share"}
     assert "stratified by the label" in page
-    assert sources.GENERATOR not in page and "interest_rate" in page  # named as absent
+    assert context.GENERATOR not in page and "interest_rate" in page  # named as absent
     assert "**is a model input**" not in page
 
 
 def test_the_committed_page_is_the_rendering_of_the_committed_params() -> None:
     with inside(ROOT):
         project = load_project()
-    committed = (ROOT / sources.PROBLEM).read_text()
-    assert committed == to_markdown(problem_page(project)), (
-        f"{sources.PROBLEM} is stale or was edited by hand: run `dvc repro document`"
+    committed = (ROOT / paths.PROBLEM).read_text()
+    assert committed == problem_page(project).markdown, (
+        f"{paths.PROBLEM} is stale or was edited by hand: run `dvc repro document`"
     )

@@ -177,12 +177,20 @@ class TimestampColumn(_Frozen):
     description: str = ""
 
 
+class Outcomes(_Frozen):
+    """The label's two outcomes in words, as the documents and the plots name them."""
+
+    positive: str = "positive"
+    negative: str = "negative"
+
+
 class Label(_Frozen):
     column: str
     positive: Scalar
     negative: Scalar
     horizon_months: int | None = Field(default=None, gt=0)
     description: str = ""
+    outcomes: Outcomes = Outcomes()
 
     @model_validator(mode="after")
     def _distinct(self) -> Label:
@@ -236,6 +244,15 @@ class ReferenceApplicants(_Frozen):
     high_risk: dict[str, Any]
 
 
+class Words(_Frozen):
+    """How the model card names the problem's people and units (none: neutral words)."""
+
+    unit: str = "case"
+    """What one row is, in "cost in units of one average <unit>"."""
+    deciders: str = ""
+    """Who decides the referred cases and owns the policy."""
+
+
 class Declaration(_Frozen):
     """A dataset, declared once; see ``datasets/loans.yaml`` for every key explained."""
 
@@ -250,6 +267,7 @@ class Declaration(_Frozen):
     rule_baseline: tuple[Flag, ...] = ()
     reference_applicants: ReferenceApplicants | None = None
     slices: tuple[str, ...] = ()
+    words: Words = Words()
     source: str = Field(default="", exclude=True)
 
     @model_validator(mode="after")

@@ -21,14 +21,14 @@ PALETTE = ("#0969da", "#bf8700", "#1a7f37", "#cf222e", "#8250df", "#57606a")
 
 
 @contextmanager
-def _style() -> Iterator[None]:
+def style() -> Iterator[None]:
     with mpl.rc_context():
         mpl.rcdefaults()  # the user's matplotlibrc must not change the bytes
         mpl.rcParams.update({"font.size": 9, "axes.grid": True, "grid.alpha": 0.3})
         yield
 
 
-def _png(figure: Figure) -> bytes:
+def png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     return buffer.getvalue()
@@ -36,7 +36,7 @@ def _png(figure: Figure) -> bytes:
 
 def roc_figure(curves: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
     """ROC curve of each model, with the chance diagonal."""
-    with _style():
+    with style():
         figure = Figure(figsize=(5.2, 4.4), layout="constrained")
         ax = figure.add_subplot()
         for i, (name, points) in enumerate(curves.items()):
@@ -56,13 +56,13 @@ def roc_figure(curves: Mapping[str, Sequence[Mapping[str, float]]]) -> bytes:
             title="ROC (test split)",
         )
         ax.legend(loc="lower right")
-        return _png(figure)
+        return png(figure)
 
 
 def calibration_figure(curves: Mapping[str, Sequence[Mapping[str, Any]]]) -> bytes:
     """Observed positive rate against mean score per score bin; a calibrated model sits on
     the diagonal. Marker area follows the bin's size, so a stray empty-ish bin reads as such."""
-    with _style():
+    with style():
         figure = Figure(figsize=(5.2, 4.4), layout="constrained")
         ax = figure.add_subplot()
         top = max(
@@ -87,14 +87,14 @@ def calibration_figure(curves: Mapping[str, Sequence[Mapping[str, Any]]]) -> byt
             title="Calibration (test split)",
         )
         ax.legend(loc="upper left")
-        return _png(figure)
+        return png(figure)
 
 
 def decision_figure(
     actuals: Sequence[str], decisions: Sequence[str], counts: Mapping[tuple[str, str], int]
 ) -> bytes:
     """The decision matrix: each outcome against each decision, as counts."""
-    with _style():
+    with style():
         figure = Figure(figsize=(5.2, 2.6), layout="constrained")
         ax = figure.add_subplot()
         grid = [[counts.get((a, d), 0) for d in decisions] for a in actuals]
@@ -115,7 +115,7 @@ def decision_figure(
         ax.set_yticks(range(len(actuals)), actuals)
         ax.set(xlabel="decision", ylabel="actual outcome", title="Decisions (test split)")
         ax.grid(False)
-        return _png(figure)
+        return png(figure)
 
 
 def group_rates_figure(
@@ -123,7 +123,7 @@ def group_rates_figure(
 ) -> bytes:
     """A rate per group with its interval, one panel per protected grouping:
     ``{grouping: [(group, rate, low, high), ...]}``; ``what`` names the rate."""
-    with _style():
+    with style():
         sizes = [max(len(rows), 1) for rows in groups.values()] or [1]
         height = 0.9 + sum(0.55 + 0.28 * size for size in sizes)
         figure = Figure(figsize=(5.2, height), layout="constrained")
@@ -149,13 +149,13 @@ def group_rates_figure(
             ax.set_xlim(0, min(1.0, top * 1.15 + 0.01))
             ax.set_title(f"{what} by {grouping}", fontsize=9)
         axes[-1].set_xlabel(f"{what}, with its 95% interval")
-        return _png(figure)
+        return png(figure)
 
 
 def periods_figure(periods: Sequence[Mapping[str, Any]], label: str) -> bytes:
     """Rows per period (bars) and the positive rate of the labelled ones (line): the label
     delay shows as the recent periods with no rate."""
-    with _style():
+    with style():
         figure = Figure(figsize=(7.5, 3.0), layout="constrained")
         ax = figure.add_subplot()
         xs = list(range(len(periods)))
@@ -189,4 +189,4 @@ def periods_figure(periods: Sequence[Mapping[str, Any]], label: str) -> bytes:
             fontsize=8,
             frameon=False,
         )
-        return _png(figure)
+        return png(figure)

@@ -57,7 +57,10 @@ def calibration_points(y: ArrayLike, p: ArrayLike, n_bins: int) -> list[dict[str
     return points
 
 
-def confusion_rows(y: ArrayLike, decision: np.ndarray) -> list[dict[str, str]]:
-    """One row per application: actual outcome and policy decision, for DVC's confusion template."""
-    actual = np.where(np.asarray(y, dtype=int) == 1, "default", "repaid")
+def confusion_rows(
+    y: ArrayLike, decision: np.ndarray, outcomes: tuple[str, str] = ("positive", "negative")
+) -> list[dict[str, str]]:
+    """One row per application: actual outcome (named by ``outcomes``, positive first, as the
+    declaration names them) and policy decision, for DVC's confusion template."""
+    actual = np.where(np.asarray(y, dtype=int) == 1, *outcomes)
     return [{"actual": a, "decision": str(d)} for a, d in zip(actual, decision, strict=True)]

@@ -75,6 +75,8 @@ def evaluate_model(
         "roc": curves.roc_points(y, p),
         "precision_recall": curves.pr_points(y, p),
         "calibration": curves.calibration_points(y, p, cfg.calibration_bins),
-        "confusion": curves.confusion_rows(y, policy.decide(p)),
+        "confusion": curves.confusion_rows(
+            y, policy.decide(p), (dataset.label.outcomes.positive, dataset.label.outcomes.negative)
+        ),
     }
     return Evaluation(report=report, plots=plots)

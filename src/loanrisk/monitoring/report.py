@@ -1,7 +1,8 @@
 """The offline monitoring report as one self-contained HTML page (plots embedded).
 
-Built with the documentation package's page model and deterministic figures, so the same
-monitoring result gives the same bytes: `dvc repro` reproduces the report too.
+Markdown rendered by the documents' own renderer (:mod:`loanrisk.docs.render`), with
+deterministic figures, so the same monitoring result gives the same bytes: `dvc repro`
+reproduces the report too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
 from loanrisk.data.declaration import Declaration
-from loanrisk.docs.document import Bullets, Document, Figure, Paragraph, Section, Table
-from loanrisk.docs.html import to_html
-from loanrisk.docs.plots import PALETTE, _png, _style
+from loanrisk.docs.plots import PALETTE, png, style
+from loanrisk.docs.render import Figure, tidy, to_html
 from loanrisk.monitoring.profile import SCORE, Profile, smoothed
 
 PSI_CEILING = 0.5
@@ -31,80 +31,71 @@ def render(result: dict[str, Any], profile: Profile, dataset: Declaration) -> st
     for column, seen in decision["feed_problems"].items():
         summary.append(f"fix the feed: `{column}` broken in {len(seen)} month(s) from {seen[0]}")
     model = result["model"]
-    intro = (
-        Paragraph(
+    scenario = f", scenario `{result['scenario']}`" if result.get("scenario") else ""
+    figures = (
+        Figure(
+            "drift",
+            _drift_heatmap(months),
+            "PSI per feature and month",
+            f"PSI per feature and month (colour capped at {PSI_CEILING}); a dot marks a "
+            "feature judged drifted that month.",
+        ),
+        Figure(
+            "scores",
+            _score_shares(months, profile, result["thresholds"]["pseudo_count"]),
+            "Score distribution against the reference",
+            "Share of applications per reference score bin: training data against the "
+            "last month of the window.",
+        ),
+        Figure(
+            "quality",
+            _quality(months, result),
+            "ROC-AUC and calibration error per month",
+            "Months whose outcomes are known at the monitoring date.",
+        ),
+        Figure(
+            "approval",
+            _approval(months, dataset),
+            "Approval rate by protected group",
+            "Approval rate per month for each group of the first protected attribute.",
+        ),
+    )
+    drift, scores, quality, approval = (f.placeholder() for f in figures)
+    markdown = "\n\n".join(
+        [
+            "# Monitoring report",
             f"Model `{model['path']}` (fingerprint `{model['fingerprint'][:12]}`), "
-            f"source `{result['source']}`"
-            + (f", scenario `{result['scenario']}`" if result.get("scenario") else "")
-            + f", outcomes known up to {result['as_of']} minus the label horizon."
-        ),
-        Paragraph(f"**{verdict}**"),
-        Bullets(tuple(summary)),
+            f"source `{result['source']}`{scenario}, outcomes known up to {result['as_of']} "
+            "minus the label horizon.",
+            f"**{verdict}**",
+            "\n".join(f"- {line}" for line in summary),
+            f"## Drift per feature\n\n{drift}",
+            f"## Score distribution\n\n{scores}",
+            f"## Quality once outcomes matured\n\n{quality}\n\n{approval}",
+            f"## Month by month\n\n{_table(months)}",
+        ]
     )
-    sections = (
-        Section(
-            "Drift per feature",
-            (
-                Figure(
-                    "drift",
-                    _drift_heatmap(months),
-                    "PSI per feature and month",
-                    f"PSI per feature and month (colour capped at {PSI_CEILING}); a dot marks a "
-                    "feature judged drifted that month.",
-                ),
-            ),
-        ),
-        Section(
-            "Score distribution",
-            (
-                Figure(
-                    "scores",
-                    _score_shares(months, profile, result["thresholds"]["pseudo_count"]),
-                    "Score distribution against the reference",
-                    "Share of applications per reference score bin: training data against the "
-                    "last month of the window.",
-                ),
-            ),
-        ),
-        Section(
-            "Quality once outcomes matured",
-            (
-                Figure(
-                    "quality",
-                    _quality(months, result),
-                    "ROC-AUC and calibration error per month",
-                    "Months whose outcomes are known at the monitoring date.",
-                ),
-                Figure(
-                    "approval",
-                    _approval(months, dataset),
-                    "Approval rate by protected group",
-                    "Approval rate per month for each group of the first protected attribute.",
-                ),
-            ),
-        ),
-        Section("Month by month", (_table(months),)),
-    )
-    return to_html(Document("Monitoring report", intro, sections))
+    return to_html(tidy(markdown), figures)
 
 
-def _table(months: Sequence[dict[str, Any]]) -> Table:
-    rows = []
+def _table(months: Sequence[dict[str, Any]]) -> str:
+    lines = [
+        "| month | rows | quarantined | drifted features | score PSI | ROC-AUC | ECE |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for m in months:
         q = m.get("quality", {})
-        rows.append(
-            (
-                m["month"],
-                str(m["rows"]),
-                f"{m['quarantined_share']:.1%}",
-                ", ".join(m["drift"]["drifted_features"]) or "-",
-                f"{m['score']['psi']:.3f}" if m["score"] else "-",
-                f"{q['roc_auc']:.3f}" if "roc_auc" in q else "-",
-                f"{q['ece']:.3f}" if "ece" in q else "-",
-            )
+        cells = (
+            m["month"],
+            str(m["rows"]),
+            f"{m['quarantined_share']:.1%}",
+            ", ".join(m["drift"]["drifted_features"]) or "-",
+            f"{m['score']['psi']:.3f}" if m["score"] else "-",
+            f"{q['roc_auc']:.3f}" if "roc_auc" in q else "-",
+            f"{q['ece']:.3f}" if "ece" in q else "-",
         )
-    header = ("month", "rows", "quarantined", "drifted features", "score PSI", "ROC-AUC", "ECE")
-    return Table("months", header, tuple(rows))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _labels(months: Sequence[dict[str, Any]]) -> tuple[list[int], list[str]]:
@@ -120,7 +111,7 @@ def _ticks(ax: Any, months: Sequence[dict[str, Any]]) -> None:
 def _drift_heatmap(months: Sequence[dict[str, Any]]) -> bytes:
     names = list(months[0]["drift"]["features"]) if months else []
     psi = np.array([[m["drift"]["features"][n]["psi"] for m in months] for n in names])
-    with _style():
+    with style():
         figure = MplFigure(figsize=(8, 0.28 * len(names) + 1.4), layout="constrained")
         ax = figure.add_subplot()
         image = ax.imshow(
@@ -134,14 +125,14 @@ def _drift_heatmap(months: Sequence[dict[str, Any]]) -> bytes:
         _ticks(ax, months)
         ax.grid(False)
         figure.colorbar(image, ax=ax, label="PSI")
-        return _png(figure)
+        return png(figure)
 
 
 def _score_shares(months: Sequence[dict[str, Any]], profile: Profile, pseudo: float) -> bytes:
     binned = profile.features[SCORE]
     reference = smoothed(np.array(binned.counts[:-1]), pseudo)
     last = next((m for m in reversed(months) if m["score"]), None)
-    with _style():
+    with style():
         figure = MplFigure(figsize=(7.5, 3.0), layout="constrained")
         ax = figure.add_subplot()
         xs = np.arange(len(reference))
@@ -157,14 +148,14 @@ def _score_shares(months: Sequence[dict[str, Any]], profile: Profile, pseudo: fl
         ax.set_xticks(xs, binned.labels()[:-1], rotation=45, ha="right", fontsize=7)
         ax.set_ylabel("share of applications")
         ax.legend(fontsize=8)
-        return _png(figure)
+        return png(figure)
 
 
 def _quality(months: Sequence[dict[str, Any]], result: dict[str, Any]) -> bytes:
     def series(key: str) -> list[float]:
         return [m.get("quality", {}).get(key, float("nan")) for m in months]
 
-    with _style():
+    with style():
         figure = MplFigure(figsize=(7.5, 3.0), layout="constrained")
         auc, ece = figure.subplots(1, 2)
         xs, _ = _labels(months)
@@ -176,7 +167,7 @@ def _quality(months: Sequence[dict[str, Any]], result: dict[str, Any]) -> bytes:
         ece.set_title("calibration error (ECE)", fontsize=9)
         for ax in (auc, ece):
             _ticks(ax, months)
-        return _png(figure)
+        return png(figure)
 
 
 def _approval(months: Sequence[dict[str, Any]], dataset: Declaration) -> bytes:
@@ -188,7 +179,7 @@ def _approval(months: Sequence[dict[str, Any]], dataset: Declaration) -> bytes:
             for g in m.get("quality", {}).get("approval_rate", {}).get(attribute, {})
         }
     )
-    with _style():
+    with style():
         figure = MplFigure(figsize=(7.5, 2.8), layout="constrained")
         ax = figure.add_subplot()
         xs, _ = _labels(months)
@@ -210,4 +201,4 @@ def _approval(months: Sequence[dict[str, Any]], dataset: Declaration) -> bytes:
             ax.legend(fontsize=8)
         else:  # captures without /feedback yet, or a window younger than the label horizon
             ax.text(0.5, 0.5, "no outcomes known yet", transform=ax.transAxes, ha="center")
-        return _png(figure)
+        return png(figure)

@@ -28,15 +28,15 @@ def test_the_model_endpoint_shows_the_bundles_provenance(client: TestClient) -> 
 def test_the_card_is_served_only_if_it_describes_the_champion(store: Store, tmp_path: Path) -> None:
     cards = tmp_path / "cards"
     cards.mkdir()
-    (cards / f"{NAME}.md").write_text("# Card\n\n- **Fingerprint**: `candidate` (SHA-256)\n")
+    (cards / f"{NAME}.md").write_text("---\nfingerprint: candidate\n---\n# Card\n")
     (cards / f"{NAME}.html").write_text("<h1>Card</h1>")
     with TestClient(create_app(settings(store, tmp_path, cards_dir=cards))) as client:
         assert client.get("/model").json()["fingerprint"] == "candidate"
         html = client.get("/model/card")
         assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
         markdown = client.get("/model/card", params={"format": "md"})
-        assert markdown.text.startswith("# Card")
-        (cards / f"{NAME}.md").write_text("- **Fingerprint**: `logistic`\n")
+        assert markdown.text.startswith("---\nfingerprint: candidate\n")
+        (cards / f"{NAME}.md").write_text("---\nfingerprint: logistic\n---\n# Card\n")
         other = client.get("/model/card")
         assert other.status_code == 404 and "not the champion" in other.json()["detail"]
 
