@@ -124,7 +124,7 @@ def judge(
             continue
         audited[name] = dependency["version"]
         for vuln in dependency.get("vulns", []):
-            aliases = ", ".join(vuln.get("aliases", []))
+            aliases = ", ".join(sorted(vuln.get("aliases", [])))
             fixed = ", ".join(vuln.get("fix_versions", [])) or "no fixed version"
             found.append(
                 f"{name}=={dependency['version']} {vuln['id']}"

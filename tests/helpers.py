@@ -260,7 +260,10 @@ def v2_body(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # What `dvc repro` needs of the project, copied into a temporary git repository.
-COPIED = ("src", "pipelines", "datasets", "dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config")
+COPIED = (
+    *("src", "pipelines", "datasets", "docs/templates"),
+    *("dvc.yaml", "params.yaml", ".dvcignore", ".dvc/config"),
+)
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "ci",
     "GIT_AUTHOR_EMAIL": "ci@example.org",

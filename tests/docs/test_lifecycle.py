@@ -42,7 +42,7 @@ PARTS = ("Run", "Open", "Look at", "Question", "Exercise", "Check", "Put it back
 
 FILE_SUFFIXES = (
     *(".py", ".yaml", ".yml", ".json", ".md", ".html", ".parquet", ".csv"),
-    *(".lock", ".toml", ".db", ".cfg", ".txt"),
+    *(".lock", ".toml", ".db", ".cfg", ".txt", ".j2"),
 )
 """A token ending in one of these is a file name, whatever folder it names."""
 

@@ -156,9 +156,9 @@ def to_html(markdown: str, figures: Sequence[Figure] = ()) -> str:
     body = render(tokens[:first], _MARKDOWN.options, {})
     rest = render(tokens[first:], _MARKDOWN.options, {})
     body, rest = _wrap_tables(body), _wrap_tables(rest)
-    return _PAGES.get_template(PAGE).render(
-        title=title, intro=Markup(body), contents=contents, body=Markup(rest)
-    )
+    # markdown-it's own rendering (raw HTML off: a source's text arrives escaped), not input
+    intro, main = Markup(body), Markup(rest)  # nosec B704 # markdown-it output, html off
+    return _PAGES.get_template(PAGE).render(title=title, intro=intro, contents=contents, body=main)
 
 
 def _block(html: str) -> Token:
