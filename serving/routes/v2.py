@@ -6,20 +6,53 @@ and Triton), so existing clients work unchanged: one tensor per named column,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from serving.errors import ProblemError
 from serving.model import ServedModel
-from serving.routes.common import ServiceDep, client_of, request_id
+from serving.routes.common import ServiceDep, client_of, json_body, request_id
+from serving.routes.responses import ProtocolError, problems
 from serving.service import Service
 
 V2_TYPES = {"float": "FP64", "integer": "INT64", "boolean": "BOOL", "category": "BYTES"}
 
 router = APIRouter(prefix="/v2", tags=["v2"])
+
+TENSORS = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "inputs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "datatype": {"type": "string"},
+                    "shape": {"type": "array", "items": {"type": "integer"}},
+                    "data": {"type": "array"},
+                },
+                "required": ["name", "data"],
+            },
+        },
+        "parameters": {"type": "object"},
+    },
+    "required": ["inputs"],
+}
+"""The inference request: one tensor per column (``parameters.content_type: "pd"``)."""
+
+
+class NotReady(BaseModel):
+    name: str | None = None
+    ready: Literal[False]
+
+
+READY = {"model": NotReady, "description": "Not ready: no model loaded, or not this one"}
 
 
 class V2Error(Exception):
@@ -58,14 +91,17 @@ async def v2_live() -> Response:
     return _json({"live": True})
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", responses={503: READY})
 async def v2_ready(service: ServiceDep) -> Response:
     ready = service.champion is not None
     return _json({"ready": ready}, 200 if ready else 503)
 
 
-@router.get("/models/{name}")
-@router.get("/models/{name}/versions/{version}")
+MISSING = problems(404, body=ProtocolError)
+
+
+@router.get("/models/{name}", responses=MISSING)
+@router.get("/models/{name}/versions/{version}", responses=MISSING)
 async def metadata(service: ServiceDep, name: str, version: str | None = None) -> Response:
     champion = _served(service, name, version)
     dataset = service.dataset
@@ -87,18 +123,26 @@ async def metadata(service: ServiceDep, name: str, version: str | None = None) -
     )
 
 
-@router.get("/models/{name}/ready")
-@router.get("/models/{name}/versions/{version}/ready")
+@router.get("/models/{name}/ready", responses={**MISSING, 503: READY})
+@router.get("/models/{name}/versions/{version}/ready", responses={**MISSING, 503: READY})
 async def model_ready(service: ServiceDep, name: str, version: str | None = None) -> Response:
-    champion = service.champion
-    ready = champion is not None and champion.name == name
-    if ready and version is not None:
-        ready = champion is not None and champion.version == version
-    return _json({"name": name, "ready": ready}, 200 if ready else 503)
+    """200 once the model answers; 503 while no model has loaded (say so, and retry);
+    404 for a model or version this server does not serve, as its metadata says (a
+    5xx would tell a client to retry what will never be ready)."""
+    if service.champion is None:
+        return _json({"name": name, "ready": False}, 503)
+    _served(service, name, version)
+    return _json({"name": name, "ready": True})
 
 
-@router.post("/models/{name}/infer")
-@router.post("/models/{name}/versions/{version}/infer")
+INFER_BODY = json_body(TENSORS)
+INFER_ERRORS = problems(400, 404, 503, 504, body=ProtocolError)
+
+
+@router.post("/models/{name}/infer", openapi_extra=INFER_BODY, responses=INFER_ERRORS)
+@router.post(
+    "/models/{name}/versions/{version}/infer", openapi_extra=INFER_BODY, responses=INFER_ERRORS
+)
 async def infer(
     service: ServiceDep, name: str, request: Request, version: str | None = None
 ) -> Response:
