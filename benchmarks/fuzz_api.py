@@ -13,7 +13,8 @@ token and with what schemathesis makes up). Every default check but
 ``positive_data_acceptance``: no 5xx, and every status, content type, header and body as the
 document says.
 
-Prints the cases, time and failures per operation as a Markdown table, then each failure
+Prints the cases, time and failures per operation as a Markdown table, the statuses
+answered, then each failure
 with a curl command that replays it; writes benchmarks/results/fuzz_api.json (gitignored).
 Exit status 1 on any failure or when the run sent fewer than 5,000 cases.
 """
@@ -76,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     fuzzing = sum(run.seconds.values())
     print(f"| all {len(run.cases)} operations | {total:,} | {fuzzing:.1f} | {len(run.failures)} |")
     print(f"\n{total / fuzzing:.0f} cases a second; {wall:.0f} s with the server's start")
+    answered = ", ".join(f"{code}: {n:,}" for code, n in sorted(run.statuses.items()))
+    print(f"statuses answered: {answered}")
     for failure in run.failures:
         print(f"- {failure}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                 "cases": run.cases,
                 "seconds": run.seconds,
+                "statuses": run.statuses,
                 "wall_seconds": wall,
                 "failures": run.failures,
             },

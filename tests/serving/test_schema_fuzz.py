@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
+from serving.routes.responses import Problem
 from tests.helpers import NAME, TOKEN, Server, Store, fuzz_api, settings, uvicorn
 
 CASES = 10
@@ -30,7 +32,34 @@ def test_every_answer_to_fuzzed_requests_is_the_one_the_document_gives(server: S
     run = fuzz_api(server.url, CASES, seed=SEED)
     assert not run.failures, "\n".join(run.failures)
     assert len(run.cases) == 19 and min(run.cases.values()) >= 1
+    assert {200, 202, 400, 401, 404, 422} <= set(run.statuses)
     assert run.cases["POST /admin/reload"] > 3  # made-up tokens, then the real one
+
+
+def test_a_service_with_no_model_and_no_admin_token_answers_as_documented(
+    tmp_path: Path,
+) -> None:
+    """The statuses a ready service never gives: 503 not ready on every route that needs
+    the model, 403 on the admin routes; each with the body the document gives."""
+    closed = {"LOANRISK_ADMIN_TOKEN": ""}  # an empty variable is unset: admin disabled
+    with uvicorn(None, tmp_path, model=tmp_path / "no-bundle", extra_env=closed, ready=False) as s:
+        run = fuzz_api(s.url, 2, seed=SEED, unavailable=True)
+        assert httpx.get(f"{s.url}/predict").status_code == 405  # the server is the one fuzzed
+        assert httpx.post(f"{s.url}/model").status_code == 405
+    assert not run.failures, "\n".join(run.failures)
+    assert {403, 503} <= set(run.statuses) and max(run.statuses) == 503
+
+
+def test_the_edge_refusals_have_the_documented_body(client: TestClient) -> None:
+    """What the edge answers before any route (413, 415) is the document's ``Problem``."""
+    document = client.get("/openapi.json").json()
+    big = client.post("/predict", content=b"{}", headers={"content-length": str(10**7)})
+    form = client.post("/feedback", content=b"id=1", headers={"content-type": "text/plain"})
+    for response, path in ((big, "/predict"), (form, "/feedback")):
+        documented = document["paths"][path]["post"]["responses"][str(response.status_code)]
+        assert documented["content"]["application/json"]["schema"]["$ref"].endswith("/Problem")
+        Problem.model_validate(response.json())
+    assert (big.status_code, form.status_code) == (413, 415)
 
 
 def test_the_document_gives_the_real_bodies(store: Store, tmp_path: Path) -> None:
