@@ -47,12 +47,12 @@ TENSORS = {
 """The inference request: one tensor per column (``parameters.content_type: "pd"``)."""
 
 
-class NotReady(BaseModel):
+class V2NotReady(BaseModel):
     name: str | None = None
     ready: Literal[False]
 
 
-READY = {"model": NotReady, "description": "Not ready: no model loaded, or not this one"}
+READY = {"model": V2NotReady, "description": "No model has loaded yet: retry"}
 
 
 class V2Error(Exception):
@@ -191,17 +191,21 @@ def rows_from_tensors(payload: Any) -> list[dict[str, Any]]:
     """Rows from v2 input tensors, one tensor per column, all of the same length."""
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise V2Error(400, "expected an object with an 'inputs' list of tensors")
+    if not isinstance(payload.get("id", ""), str):
+        raise V2Error(400, "the request 'id' must be a string")  # echoed in the answer
     columns: dict[str, list[Any]] = {}
     for tensor in payload["inputs"]:
         if not isinstance(tensor, dict) or not {"name", "data"} <= set(tensor):
             raise V2Error(400, "each input tensor needs a 'name' and 'data'")
+        if not isinstance(tensor["name"], str):
+            raise V2Error(400, "each input tensor's 'name' must be a string")
         data = tensor["data"]
         if not isinstance(data, list):
             raise V2Error(400, f"input {tensor['name']!r}: 'data' must be a list")
         shape = tensor.get("shape")
         if isinstance(shape, list) and shape and shape[0] != -1 and shape[0] != len(data):
             raise V2Error(400, f"input {tensor['name']!r}: shape {shape} but {len(data)} values")
-        columns[str(tensor["name"])] = data
+        columns[tensor["name"]] = data
     lengths = {len(v) for v in columns.values()}
     if len(lengths) != 1:
         raise V2Error(400, "every input tensor must hold the same number of rows")
