@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint audit format ui bench lock clean serve bench-serve retrain bench-drift \
+.PHONY: help setup repro test test-fast lint audit format ui bench lock clean serve bench-serve retrain bench-drift fuzz \
 	lint-workflows manifests airflow-setup airflow-test airflow-lock remote \
 	lock-serve lock-container lock-compose container-tools wheelhouse image image-test stack-images stack-test
 
@@ -112,6 +112,9 @@ bench-serve: setup ## Serving latency and throughput vs mlflow models serve (nee
 
 bench-drift: setup ## Drift engine vs Evidently at 10k/100k/1M rows (Evidently's own venv, from the package index) and online monitoring's per-request cost (needs wrk)
 	$(BIN)/python benchmarks/drift.py
+
+fuzz: setup ## schemathesis against the service's OpenAPI document on uvicorn, 5,000+ cases (after make repro; CASES=400 per operation)
+	$(TEST_ENV) $(BIN)/python benchmarks/fuzz_api.py --cases $(or $(CASES),400)
 
 # Airflow lives in its own venv, from its own lock: never a dependency of the project.
 AIRFLOW_VENV := .venv-airflow

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -24,6 +25,7 @@ from loanrisk.stage import one_line
 from serving.edge import Edge
 from serving.routes import admin, health, mlflow, model, monitoring, predict, v2
 from serving.routes.common import JSON, install_error_handlers
+from serving.routes.responses import add_edge_responses
 from serving.service import LOG, Service
 from serving.settings import Settings, load_settings
 
@@ -49,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     schema = service.door.application.model_json_schema()
     for router in (
         health.router,
-        predict.router_for(schema),
+        predict.router_for(schema, service.settings.max_batch),
         monitoring.router,
         model.router,
         admin.router,
@@ -57,6 +59,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mlflow.router,
     ):
         app.include_router(router)
+    document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with what the edge answers before any route."""
+        return app.openapi_schema or add_edge_responses(document())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     install_error_handlers(app)
     app.add_exception_handler(v2.V2Error, v2.v2_error)  # type: ignore[arg-type]
     log = service.request_log if service.settings.log_requests else None

@@ -101,5 +101,6 @@ class Feedback(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str = Field(min_length=1, max_length=200)
-    outcome: Literal[0, 1]
+    outcome: int = Field(ge=0, le=1, description="1: the positive label was observed")
+    """An integer, strictly: ``Literal[0, 1]`` took ``false`` and ``1.0`` for 0 and 1."""
     observed_at: str | None = Field(None, max_length=40)

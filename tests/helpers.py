@@ -4,6 +4,7 @@ and never from each other (fixtures live in the conftest.py files)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -13,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -543,3 +544,111 @@ def customers(n: int = 4000, seed: int = 11) -> pd.DataFrame:
     )
     frame.loc[7, "churned"] = "maybe"  # a label nobody declared: quarantined, not dropped
     return frame
+
+
+# -- API fuzzing: schemathesis against the service's own OpenAPI document --------------------
+
+
+@dataclass
+class FuzzRun:
+    """What :func:`fuzz_api` sent and what failed: cases and seconds by operation, the
+    statuses answered, failures (one line each: the operation, the check's title, the
+    status and the request as curl)."""
+
+    cases: dict[str, int]
+    failures: list[str]
+    seconds: dict[str, float]
+    statuses: dict[int, int]
+
+
+def fuzz_api(
+    url: str, per_operation: int, seed: int | None = None, unavailable: bool = False
+) -> FuzzRun:
+    """Schemathesis against the OpenAPI document the server at ``url`` publishes, every
+    operation through schemathesis' own phases (its coverage cases: boundaries, missing and
+    wrong-typed values; then ``per_operation`` fuzzed cases, valid and invalid); operations
+    behind a token once with :data:`TOKEN` and once with what schemathesis makes up (those
+    whose only input is the token: 3 with it, every one the same request). Every default
+    check but ``positive_data_acceptance``: the contract's cross-column rules and a model's
+    own names are not in the schema, so a body the schema allows may rightly be a 4xx.
+    ``unavailable``: a server with no model and the admin routes disabled, whose documented
+    503s are the point (any status the document lacks, a 500 among them, still fails), and
+    whose admin routes answer 403 with or without a token where ``missing_required_header``
+    wants a 401 for a request without one.
+    """
+    import hypothesis
+    import requests
+    import schemathesis
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.core.failures import Failure, FailureGroup
+    from schemathesis.generation.hypothesis.builder import (
+        HypothesisTestConfig,
+        HypothesisTestMode,
+        create_test,
+    )
+    from schemathesis.specs.openapi.checks import (
+        missing_required_header,
+        positive_data_acceptance,
+    )
+
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
+    found = FuzzRun(cases={}, failures=[], seconds={}, statuses={})
+    seen: set[tuple[str, str, int]] = set()
+    modes = [HypothesisTestMode.EXAMPLES, HypothesisTestMode.COVERAGE, HypothesisTestMode.FUZZING]
+    closed = [not_a_server_error, missing_required_header] if unavailable else []
+    excluded = [positive_data_acceptance, *closed]
+
+    def runner(headers: dict[str, str] | None) -> Callable[[schemathesis.Case], None]:
+        """One case sent with ``headers`` (the token, or none) and checked."""
+
+        def one(case: schemathesis.Case) -> None:
+            label = case.operation.label
+            found.cases[label] += 1
+            response = case.call(base_url=url, session=session, headers=headers)
+            code = response.status_code
+            found.statuses[code] = found.statuses.get(code, 0) + 1
+            try:
+                case.validate_response(response, excluded_checks=excluded, headers=headers)
+            except FailureGroup as group:
+                for failure in group.exceptions:
+                    key = (label, failure.title, response.status_code)
+                    if key not in seen:
+                        seen.add(key)
+                        curl = case.as_curl_command(headers=headers)
+                        found.failures.append(
+                            f"{label}: {failure.title} ({response.status_code}): {curl}"
+                        )
+            except Failure as failure:
+                found.failures.append(f"{label}: {failure.title}")
+
+        return one
+
+    with requests.Session() as session:
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            label = operation.label
+            raw = operation.definition.raw
+            secured = bool(raw.get("security"))
+            only_token = not raw.get("parameters") and "requestBody" not in raw
+            found.cases[label] = 0
+            start = time.perf_counter()
+            for token in [None, TOKEN] if secured else [None]:
+                headers = {"Authorization": f"Bearer {token}"} if token else None
+                one = runner(headers)
+                bounded = hypothesis.settings(
+                    max_examples=3 if token and only_token else per_operation,
+                    deadline=None,
+                    database=None,
+                    suppress_health_check=list(hypothesis.HealthCheck),
+                    phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+                    verbosity=hypothesis.Verbosity.quiet,
+                )
+                test = create_test(
+                    operation=operation,
+                    test_func=bounded(one),
+                    config=HypothesisTestConfig(project=schema.config, modes=modes, seed=seed),
+                )
+                with contextlib.suppress(hypothesis.errors.Unsatisfiable):  # nothing left
+                    test()
+            found.seconds[label] = time.perf_counter() - start
+    return found

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from loanrisk.errors import LoanriskError
 from loanrisk.stage import one_line
@@ -17,10 +18,9 @@ from serving.errors import ProblemError
 from serving.service import Service
 
 
-class JSON(Response):
-    """A JSON response serialised with orjson (numpy floats included)."""
-
-    media_type = "application/json"
+class JSON(JSONResponse):
+    """A JSON response serialised with orjson (numpy floats included); a ``JSONResponse``,
+    so the OpenAPI document gives its body's schema rather than ``{"type": "string"}``."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -69,7 +69,18 @@ def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"content": {"application/json": {"schema": schema}}, "required": True}}
 
 
-async def authorise(request: Request, service: ServiceDep) -> None:
+Bearer = Annotated[
+    HTTPAuthorizationCredentials | None,
+    Depends(HTTPBearer(scheme_name="AdminToken", auto_error=False)),
+]
+"""Only for the OpenAPI document (its security scheme): the header is checked by `_bearer`."""
+FeedbackBearer = Annotated[
+    HTTPAuthorizationCredentials | None,
+    Depends(HTTPBearer(scheme_name="FeedbackToken", auto_error=False)),
+]
+
+
+async def authorise(request: Request, service: ServiceDep, _: Bearer) -> None:
     """Admin routes need ``Authorization: Bearer $LOANRISK_ADMIN_TOKEN``; none is set: 403."""
     token = service.settings.admin_token
     if not token:
@@ -77,7 +88,7 @@ async def authorise(request: Request, service: ServiceDep) -> None:
     _bearer(request, token)
 
 
-async def authorise_feedback(request: Request, service: ServiceDep) -> None:
+async def authorise_feedback(request: Request, service: ServiceDep, _: FeedbackBearer) -> None:
     """Outcomes become training data: with ``LOANRISK_FEEDBACK_TOKEN`` set, only its holder
     may post them."""
     if service.settings.feedback_token:

@@ -16,12 +16,35 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from serving.errors import ProblemError
-from serving.routes.common import ServiceDep, client_of, request_id, where_in_json
+from serving.routes.common import ServiceDep, client_of, json_body, request_id, where_in_json
+from serving.routes.responses import MlflowError, problems
 
 router = APIRouter(tags=["mlflow"])
 
+ROWS: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
+PAYLOAD = {
+    "type": "object",
+    "description": "One of dataframe_split, dataframe_records or inputs, as MLflow takes them",
+    "properties": {
+        "dataframe_split": {
+            "type": "object",
+            "properties": {
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "data": {"type": "array", "items": {"type": "array"}},
+            },
+            "required": ["columns", "data"],
+        },
+        "dataframe_records": ROWS,
+        "inputs": {"anyOf": [ROWS, {"type": "object", "additionalProperties": {"type": "array"}}]},
+    },
+}
 
-@router.post("/invocations")
+
+@router.post(
+    "/invocations",
+    openapi_extra=json_body(PAYLOAD),
+    responses={**problems(400, body=MlflowError), **problems(503, 504)},
+)
 async def invocations(request: Request, service: ServiceDep) -> Response:
     champion = service.require_champion()
     rid = request_id(request)

@@ -6,19 +6,27 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from serving.routes.common import ServiceDep
+from serving.routes.responses import problems
 
 router = APIRouter(prefix="/model", tags=["model"])
 
 
-@router.get("")
+@router.get("", responses=problems(503))
 async def model(service: ServiceDep) -> dict[str, Any]:
     return service.summary()
 
 
-@router.get("/card")
+@router.get(
+    "/card",
+    response_class=HTMLResponse,
+    responses={
+        200: {"content": {"text/markdown": {"schema": {"type": "string"}}}},
+        **problems(404, 503),
+    },
+)
 async def card(service: ServiceDep, format: str = "html") -> Response:
     """The champion's model card (``?format=md`` for Markdown): the one its bundle (or
     registered run) carries, else the card rendered in the project if it describes this

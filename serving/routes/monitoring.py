@@ -8,18 +8,19 @@ from fastapi.responses import Response
 
 from serving import metrics
 from serving.routes.common import JSON, ServiceDep
+from serving.routes.responses import problems
 
 router = APIRouter(tags=["monitoring"])
 
 
-@router.get("/drift")
+@router.get("/drift", responses=problems(404, 503, 504))
 async def drift(service: ServiceDep) -> Response:
     """Recent applications against the champion's reference profile: PSI, Jensen-Shannon
     distance and missing shares per feature, score drift and a verdict."""
     return JSON(await service.drift())
 
 
-@router.get("/quality")
+@router.get("/quality", responses=problems(404, 503, 504))
 async def quality(service: ServiceDep) -> Response:
     """Live quality from /feedback outcomes joined to this process's predictions."""
     return JSON(await service.quality())

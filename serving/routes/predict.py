@@ -17,15 +17,31 @@ from serving.routes.common import (
     parse_json,
     request_id,
 )
+from serving.routes.responses import problems
 
 
-def router_for(application_schema: dict[str, object]) -> APIRouter:
-    """The router, its OpenAPI body the contract's schema (it depends on the dataset)."""
+def router_for(application_schema: dict[str, object], max_batch: int) -> APIRouter:
+    """The router, its OpenAPI body the contract's schema (it depends on the dataset): one
+    application, or a batch of 1 to ``max_batch``."""
     router = APIRouter(tags=["predict"])
+    batch_schema = {
+        "type": "object",
+        "properties": {
+            "applications": {
+                "type": "array",
+                "items": application_schema,
+                "minItems": 1,
+                "maxItems": max_batch,
+            }
+        },
+        "required": ["applications"],
+        "additionalProperties": False,
+    }
 
     @router.post(
         "/predict",
-        openapi_extra=json_body(application_schema),
+        openapi_extra=json_body({"anyOf": [application_schema, batch_schema]}),
+        responses=problems(400, 422, 503, 504),
     )
     async def predict(request: Request, service: ServiceDep) -> Response:
         """Score one application, or ``{"applications": [...]}``; decide each."""
@@ -40,8 +56,10 @@ def router_for(application_schema: dict[str, object]) -> APIRouter:
     @router.post(
         "/feedback",
         status_code=202,
-        openapi_extra=json_body(Feedback.model_json_schema()),
+        # The token is asked for only when LOANRISK_FEEDBACK_TOKEN is set: optional here.
+        openapi_extra={**json_body(Feedback.model_json_schema()), "security": [{}]},
         dependencies=[Depends(authorise_feedback)],
+        responses=problems(400, 401, 422, 503),
     )
     async def feedback(request: Request, service: ServiceDep) -> Response:
         """Record an observed outcome for an application scored earlier."""

@@ -6,21 +6,54 @@ and Triton), so existing clients work unchanged: one tensor per named column,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from serving import tensors
 from serving.errors import ProblemError
 from serving.model import ServedModel
-from serving.routes.common import ServiceDep, client_of, request_id, where_in_json
+from serving.routes.common import ServiceDep, client_of, json_body, request_id, where_in_json
+from serving.routes.responses import ProtocolError, problems
 from serving.service import Service
 
 V2_TYPES = {"float": "FP64", "integer": "INT64", "boolean": "BOOL", "category": "BYTES"}
 
 router = APIRouter(prefix="/v2", tags=["v2"])
+
+TENSORS = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "inputs": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "datatype": {"type": "string"},
+                    "shape": {"type": "array", "items": {"type": "integer"}},
+                    "data": {"type": "array"},
+                },
+                "required": ["name", "data"],
+            },
+        },
+        "parameters": {"type": "object"},
+    },
+    "required": ["inputs"],
+}
+"""The inference request: one tensor per column (``parameters.content_type: "pd"``)."""
+
+
+class V2NotReady(BaseModel):
+    name: str | None = None
+    ready: Literal[False]
+
+
+READY = {"model": V2NotReady, "description": "No model has loaded yet: retry"}
 
 
 class V2Error(Exception):
@@ -59,14 +92,17 @@ async def v2_live() -> Response:
     return _json({"live": True})
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", responses={503: READY})
 async def v2_ready(service: ServiceDep) -> Response:
     ready = service.champion is not None
     return _json({"ready": ready}, 200 if ready else 503)
 
 
-@router.get("/models/{name}")
-@router.get("/models/{name}/versions/{version}")
+MISSING = problems(404, body=ProtocolError)
+
+
+@router.get("/models/{name}", responses=MISSING)
+@router.get("/models/{name}/versions/{version}", responses=MISSING)
 async def metadata(service: ServiceDep, name: str, version: str | None = None) -> Response:
     champion = _served(service, name, version)
     dataset = service.dataset
@@ -88,18 +124,36 @@ async def metadata(service: ServiceDep, name: str, version: str | None = None) -
     )
 
 
-@router.get("/models/{name}/ready")
-@router.get("/models/{name}/versions/{version}/ready")
+@router.get("/models/{name}/ready", responses={**MISSING, 503: READY})
+@router.get("/models/{name}/versions/{version}/ready", responses={**MISSING, 503: READY})
 async def model_ready(service: ServiceDep, name: str, version: str | None = None) -> Response:
-    champion = service.champion
-    ready = champion is not None and champion.name == name
-    if ready and version is not None:
-        ready = champion is not None and champion.version == version
-    return _json({"name": name, "ready": ready}, 200 if ready else 503)
+    """200 once the model answers; 503 while no model has loaded (say so, and retry);
+    404 for a model or version this server does not serve, as its metadata says (a
+    5xx would tell a client to retry what will never be ready)."""
+    if service.champion is None:
+        return _json({"name": name, "ready": False}, 503)
+    _served(service, name, version)
+    return _json({"name": name, "ready": True})
 
 
-@router.post("/models/{name}/infer")
-@router.post("/models/{name}/versions/{version}/infer")
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+"""A body with the binary tensor data extension: its JSON header's length in bytes is the
+``Inference-Header-Content-Length`` header (`serving/tensors.py`)."""
+INFER_BODY = json_body(TENSORS)
+INFER_BODY["requestBody"]["content"]["application/octet-stream"] = BINARY
+INFER_ERRORS: dict[int | str, dict[str, Any]] = {
+    **problems(400, 404, 503, 504, body=ProtocolError),
+    200: {
+        "description": "The outputs, as JSON or as binary tensors",
+        "content": {"application/octet-stream": BINARY},
+    },
+}
+
+
+@router.post("/models/{name}/infer", openapi_extra=INFER_BODY, responses=INFER_ERRORS)
+@router.post(
+    "/models/{name}/versions/{version}/infer", openapi_extra=INFER_BODY, responses=INFER_ERRORS
+)
 async def infer(
     service: ServiceDep, name: str, request: Request, version: str | None = None
 ) -> Response:
@@ -187,17 +241,21 @@ def rows_from_tensors(payload: Any) -> list[dict[str, Any]]:
     """Rows from v2 input tensors, one tensor per column, all of the same length."""
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise V2Error(400, "expected an object with an 'inputs' list of tensors")
+    if not isinstance(payload.get("id", ""), str):
+        raise V2Error(400, "the request 'id' must be a string")  # echoed in the answer
     columns: dict[str, list[Any]] = {}
     for tensor in payload["inputs"]:
         if not isinstance(tensor, dict) or not {"name", "data"} <= set(tensor):
             raise V2Error(400, "each input tensor needs a 'name' and 'data'")
+        if not isinstance(tensor["name"], str):
+            raise V2Error(400, "each input tensor's 'name' must be a string")
         data = tensor["data"]
         if not isinstance(data, list):
             raise V2Error(400, f"input {tensor['name']!r}: 'data' must be a list")
         shape = tensor.get("shape")
         if isinstance(shape, list) and shape and shape[0] != -1 and shape[0] != len(data):
             raise V2Error(400, f"input {tensor['name']!r}: shape {shape} but {len(data)} values")
-        columns[str(tensor["name"])] = data
+        columns[tensor["name"]] = data
     lengths = {len(v) for v in columns.values()}
     if len(lengths) != 1:
         raise V2Error(400, "every input tensor must hold the same number of rows")

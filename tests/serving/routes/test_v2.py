@@ -76,6 +76,9 @@ def test_the_tensor_order_is_the_declarations() -> None:
         (lambda r: r["inputs"][0].update(shape=[99]), 400, "shape"),
         (lambda r: r["inputs"][5].update(data=["yacht"] * 3), 400, "loan_purpose"),
         (lambda r: r["inputs"].pop(0), 400, "income"),
+        # The document says strings (the protocol's); an id is echoed, a name is a column.
+        (lambda r: r.update(id=42), 400, "id"),
+        (lambda r: r["inputs"][0].update(name=7), 400, "name"),
     ],
 )
 def test_v2_errors_are_the_protocols_error_object(
