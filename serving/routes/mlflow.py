@@ -16,13 +16,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from serving.errors import ProblemError
-from serving.routes.common import ServiceDep, client_of, request_id, where_in_json
+from serving.routes.common import client_of, request_id, service_of, where_in_json
 
 router = APIRouter(tags=["mlflow"])
 
 
 @router.post("/invocations")
-async def invocations(request: Request, service: ServiceDep) -> Response:
+async def invocations(request: Request) -> Response:
+    service = service_of(request)
     champion = service.require_champion()
     rid = request_id(request)
 

@@ -16,6 +16,7 @@ from serving.routes.common import (
     json_body,
     parse_json,
     request_id,
+    service_of,
 )
 
 
@@ -27,8 +28,9 @@ def router_for(application_schema: dict[str, object]) -> APIRouter:
         "/predict",
         openapi_extra=json_body(application_schema),
     )
-    async def predict(request: Request, service: ServiceDep) -> Response:
+    async def predict(request: Request) -> Response:
         """Score one application, or ``{"applications": [...]}``; decide each."""
+        service = service_of(request)
         rid = request_id(request)
         applications = await service.accept(
             await request.body(), lambda body: service.door.applications(parse_json(body))

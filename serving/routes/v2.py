@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from serving import tensors
 from serving.errors import ProblemError
 from serving.model import ServedModel
-from serving.routes.common import ServiceDep, client_of, request_id, where_in_json
+from serving.routes.common import ServiceDep, client_of, request_id, service_of, where_in_json
 from serving.service import Service
 
 V2_TYPES = {"float": "FP64", "integer": "INT64", "boolean": "BOOL", "category": "BYTES"}
@@ -100,11 +100,10 @@ async def model_ready(service: ServiceDep, name: str, version: str | None = None
 
 @router.post("/models/{name}/infer")
 @router.post("/models/{name}/versions/{version}/infer")
-async def infer(
-    service: ServiceDep, name: str, request: Request, version: str | None = None
-) -> Response:
+async def infer(name: str, request: Request, version: str | None = None) -> Response:
     """Score the rows of the input tensors; JSON, or with the binary tensor data extension
     (`serving/tensors.py`) both ways when the client sends or asks for it."""
+    service = service_of(request)
     champion = _served(service, name, version)
     rid = request_id(request)
     header_length = request.headers.get(tensors.HEADER)
