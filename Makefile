@@ -13,7 +13,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 # A test run never touches the project's own MLflow store, even when the user exported one.
 TEST_ENV := MLFLOW_TRACKING_URI=
 
-.PHONY: help setup repro test test-fast lint audit format ui bench lock clean serve bench-serve retrain bench-drift fuzz \
+.PHONY: help setup repro test test-fast lint audit format ui bench lock clean serve bench-serve retrain bench-drift fuzz soak \
 	lint-workflows manifests airflow-setup airflow-test airflow-lock remote \
 	lock-serve lock-container lock-compose container-tools wheelhouse image image-test stack-images stack-test
 
@@ -109,6 +109,9 @@ serve: setup ## Serve the champion at http://127.0.0.1:8000 (HOST=, PORT=, WORKE
 
 bench-serve: setup ## Serving latency and throughput vs mlflow models serve (needs wrk: apt-get install -y wrk; BASELINE=<git ref>: that commit side by side)
 	$(BIN)/python benchmarks/serve.py $(if $(BASELINE),--baseline $(BASELINE),)
+
+soak: setup ## Load and soak on 127.0.0.1 (needs wrk and make repro): c=32 for 60 s, 2 clients of 1,000-row batches, 100,000 requests with memory before and after, 2 workers
+	$(BIN)/python benchmarks/soak.py
 
 bench-drift: setup ## Drift engine vs Evidently at 10k/100k/1M rows (Evidently's own venv, from the package index) and online monitoring's per-request cost (needs wrk)
 	$(BIN)/python benchmarks/drift.py

@@ -49,14 +49,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = service
     schema = service.door.application.model_json_schema()
+    # The scoring routes first: FastAPI tries the routers in order, for every request.
     for router in (
-        health.router,
         predict.router_for(schema, service.settings.max_batch),
+        v2.router,
+        mlflow.router,
+        health.router,
         monitoring.router,
         model.router,
         admin.router,
-        v2.router,
-        mlflow.router,
     ):
         app.include_router(router)
     document = app.openapi

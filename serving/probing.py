@@ -55,7 +55,9 @@ class ProbeDetector:
     ) -> None:
         self.features = tuple(features)
         self.steps, self.clients, self.per_client, self.export = steps, clients, per_client, export
-        self._key = int.from_bytes(os.urandom(8), "little")
+        key = int.from_bytes(os.urandom(8), "little")
+        self._salts = tuple(hash((key, name)) for name in self.features)
+        """One secret salt a feature: what is kept is hash((salt, value)), never the value."""
         self._seen: OrderedDict[str, OrderedDict[int, _Walk | tuple[int, str]]] = OrderedDict()
         self._lock = threading.Lock()
         self.probes: dict[str, int] = {}
@@ -74,19 +76,19 @@ class ProbeDetector:
         self, client: str, applications: Sequence[dict[str, Any]], decisions: Sequence[str]
     ) -> None:
         """Remember what ``client`` sent and was answered; count a probe when one is seen."""
-        key = self._key
+        salts, features = self._salts, self.features
         with self._lock:
             walks = self._walks_of(client)
             for application, decision in zip(applications, decisions, strict=True):
-                hashes = [hash((key, name, application.get(name))) for name in self.features]
+                # map and zip: the per-feature hashes without a Python frame per feature
+                values = map(application.get, features)
+                hashes = list(map(hash, zip(salts, values, strict=True)))
                 total = sum(hashes)
                 for index, own in enumerate(hashes):
                     shape = ((total - own) * 31 + index) & MASK
                     seen = walks.get(shape)
                     if seen is None:  # most shapes are seen once: a pair, not a walk
                         walks[shape] = (own, decision)
-                        if len(walks) > self.per_client:
-                            walks.popitem(last=False)
                         continue
                     walks.move_to_end(shape)
                     if isinstance(seen, tuple):
@@ -100,7 +102,9 @@ class ProbeDetector:
                     seen.decisions.add(decision)
                     if len(seen.values) >= self.steps and len(seen.decisions) > 1:
                         seen.flagged = True
-                        self._count(self.features[index])
+                        self._count(features[index])
+                while len(walks) > self.per_client:  # the least recently seen go first
+                    walks.popitem(last=False)
 
     def _walks_of(self, client: str) -> OrderedDict[int, _Walk | tuple[int, str]]:
         walks = self._seen.get(client)

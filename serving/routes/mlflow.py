@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from serving.errors import ProblemError
-from serving.routes.common import ServiceDep, client_of, json_body, request_id, where_in_json
+from serving.routes.common import client_of, json_body, request_id, service_of, where_in_json
 from serving.routes.responses import MlflowError, problems
 
 router = APIRouter(tags=["mlflow"])
@@ -45,7 +45,8 @@ PAYLOAD = {
     openapi_extra=json_body(PAYLOAD),
     responses={**problems(400, body=MlflowError), **problems(503, 504)},
 )
-async def invocations(request: Request, service: ServiceDep) -> Response:
+async def invocations(request: Request) -> Response:
+    service = service_of(request)
     champion = service.require_champion()
     rid = request_id(request)
 

@@ -16,6 +16,7 @@ from serving.routes.common import (
     json_body,
     parse_json,
     request_id,
+    service_of,
 )
 from serving.routes.responses import problems
 
@@ -43,8 +44,9 @@ def router_for(application_schema: dict[str, object], max_batch: int) -> APIRout
         openapi_extra=json_body({"anyOf": [application_schema, batch_schema]}),
         responses=problems(400, 422, 503, 504),
     )
-    async def predict(request: Request, service: ServiceDep) -> Response:
+    async def predict(request: Request) -> Response:
         """Score one application, or ``{"applications": [...]}``; decide each."""
+        service = service_of(request)
         rid = request_id(request)
         applications = await service.accept(
             await request.body(), lambda body: service.door.applications(parse_json(body))

@@ -16,7 +16,14 @@ from pydantic import BaseModel
 from serving import tensors
 from serving.errors import ProblemError
 from serving.model import ServedModel
-from serving.routes.common import ServiceDep, client_of, json_body, request_id, where_in_json
+from serving.routes.common import (
+    ServiceDep,
+    client_of,
+    json_body,
+    request_id,
+    service_of,
+    where_in_json,
+)
 from serving.routes.responses import ProtocolError, problems
 from serving.service import Service
 
@@ -154,11 +161,10 @@ INFER_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/models/{name}/versions/{version}/infer", openapi_extra=INFER_BODY, responses=INFER_ERRORS
 )
-async def infer(
-    service: ServiceDep, name: str, request: Request, version: str | None = None
-) -> Response:
+async def infer(name: str, request: Request, version: str | None = None) -> Response:
     """Score the rows of the input tensors; JSON, or with the binary tensor data extension
     (`serving/tensors.py`) both ways when the client sends or asks for it."""
+    service = service_of(request)
     champion = _served(service, name, version)
     rid = request_id(request)
     header_length = request.headers.get(tensors.HEADER)

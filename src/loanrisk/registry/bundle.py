@@ -86,7 +86,8 @@ def export_bundle(
             (staging / POLICY).write_text(json.dumps(policy, indent=2) + "\n")
             if run_id is not None:
                 download_profile(run_id, staging)
-                download_card(run_id, staging)
+                if download_card(run_id, staging) is not None:
+                    stamp_version(staging / CARDS, provenance.get("version"))
         record = {**provenance, "files_sha256": _manifest(staging)}
         (staging / PROVENANCE).write_text(json.dumps(record, indent=2, default=str) + "\n")
         old = destination.with_name(f".{destination.name}.old")
@@ -121,6 +122,20 @@ def _copy_artifact(run_id: str, artifact: str, directory: str | Path) -> Path | 
             run_id=run_id, artifact_path=artifact, dst_path=str(directory)
         )
     )
+
+
+def stamp_version(folder: Path, version: Any) -> None:
+    """Add ``registered_version`` to the front matter of each card in ``folder``: the card
+    is rendered before the release registers the model, so only the bundle's copy can say
+    which version it describes (a machine reads it there, beside the ``fingerprint``)."""
+    if version is None:
+        return
+    for card in sorted(folder.glob("*.md")):
+        text = card.read_text()
+        if not text.startswith("---\n") or "\n---\n" not in text[4:]:
+            continue
+        end = text.index("\n---\n", 4) + 1
+        card.write_text(f"{text[:end]}registered_version: '{version}'\n{text[end:]}")
 
 
 def card_files(directory: str | Path, name: str) -> tuple[Path, Path] | None:
