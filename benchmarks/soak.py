@@ -29,6 +29,7 @@ that load. Exit status 1 if any request failed or the memory grew by 5 % or more
 from __future__ import annotations
 
 import argparse
+import http.client
 import importlib
 import json
 import statistics
@@ -36,7 +37,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -143,13 +143,21 @@ def point(phase: str, result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def probe(url: str, stop: threading.Event) -> list[float]:
-    """``GET url`` every PROBE_EVERY_S until ``stop``: each answer's latency in seconds."""
+def probe(port: int, path: str, stop: threading.Event) -> list[float]:
+    """``GET path`` on 127.0.0.1 every PROBE_EVERY_S until ``stop``, a new connection each
+    time as an orchestrator's probe makes it: each answer's latency in seconds."""
     latencies = []
     while not stop.is_set():
         start = time.perf_counter()
-        with urllib.request.urlopen(url, timeout=10) as answer:  # nosec B310 # http://127.0.0.1
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", path)
+            answer = connection.getresponse()
             answer.read()
+        finally:
+            connection.close()
+        if answer.status != 200:
+            raise RuntimeError(f"GET {path} answered {answer.status}")
         latencies.append(time.perf_counter() - start)
         time.sleep(PROBE_EVERY_S)
     return latencies
@@ -171,7 +179,7 @@ def batches(
     stop, found = threading.Event(), {}
 
     def run() -> None:
-        found["probes"] = probe(base + "/health/live", stop)
+        found["probes"] = probe(int(base.rsplit(":", 1)[1]), "/health/live", stop)
 
     prober = threading.Thread(target=run)
     prober.start()

@@ -154,7 +154,7 @@ def test_the_first_champion_is_promoted_and_exported(project: Path) -> None:
     assert card in provenance["files_sha256"]
     served = (project / "models/champion" / card).read_text()
     stamp = f"registered_version: '{champion_version(project)}'\n"
-    assert stamp in served.split("\n---\n", 1)[0]  # only the bundle knows its version
+    assert stamp in served.split("\n---\n", 1)[0] + "\n"  # only the bundle knows its version
     assert served.replace(stamp, "", 1) == (project / card).read_text()
     lock = yaml.safe_load((project / "dvc.lock").read_text())
     split_outs = {o["path"]: o["md5"] for o in lock["stages"]["split"]["outs"]}

@@ -102,7 +102,7 @@ def environment(folder: Path, ledger: Ledger, shown: list[Figure]) -> jinja2.Env
         shown.append(figure)
         return figure.placeholder()
 
-    env = jinja2.Environment(
+    env = jinja2.Environment(  # nosec B701 # Markdown, escaped when markdown-it renders it
         loader=jinja2.FileSystemLoader(folder),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
