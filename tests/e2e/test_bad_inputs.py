@@ -9,6 +9,7 @@ runs them, in a copy of the project that has no outputs yet.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -146,6 +147,8 @@ def test_bad_data_stops_ingest_or_validate_in_one_line_leaving_no_batch(
     project: Path, tmp_path: Path, batch: pd.DataFrame, case: str
 ) -> None:
     make, changes, expected, at_ingest = BAD_DATA[case]
+    for earlier in ("data", "reports"):  # what an earlier case left: this one's alone counts
+        shutil.rmtree(project / earlier, ignore_errors=True)
     csv = tmp_path / "applications.csv"
     if isinstance(make, str):
         csv.write_text(make)
