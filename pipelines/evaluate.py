@@ -36,7 +36,7 @@ def main() -> None:
         metrics[name] = evaluation.report
         for plot, rows in evaluation.plots.items():
             stage.write_json(paths.plot(plot, name), rows)
-        with tracking.store_errors(), mlflow.start_run(run_id=run_id):
+        with tracking.store_errors(), tracking.start_run(run_id=run_id):
             logged = ("decisions", "roc_auc_ci95", "fairness")
             tracking.log_metrics({k: evaluation.report[k] for k in logged}, "eval")
             mlflow.log_dict(evaluation.report, "evaluation/report.json")

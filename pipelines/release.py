@@ -15,6 +15,7 @@ import _installed  # noqa: F401 - first: says how to install the project if it i
 
 import os
 import warnings
+from pathlib import Path
 
 import pandas as pd
 
@@ -26,6 +27,9 @@ from loanrisk.registry.release import Candidate, offered, release
 
 def main() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+    # What was offered is written last: a release killed or refused half-way leaves none, so
+    # the next `dvc repro` runs the release again (persist: DVC itself would keep the old).
+    Path(paths.RELEASE).unlink(missing_ok=True)
     project = load_project()
     metrics = stage.read_json(paths.METRICS)
     model = tracking.load_model(paths.CANDIDATE)

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -386,6 +386,84 @@ def postgres_database() -> Iterator[str]:
             yield urlsplit(POSTGRES)._replace(path=f"/{name}").geturl()
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+POSTGRES_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+"""initdb of each PostgreSQL installed the Debian way, oldest first (empty elsewhere)."""
+
+
+def private_postgres_absent() -> str | None:
+    """Why no PostgreSQL instance of a test's own can be started here, or None."""
+    if not (POSTGRES_BIN or shutil.which("initdb")):
+        return "no PostgreSQL server binaries (initdb, pg_ctl) on this machine"
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        return "PostgreSQL refuses to run as root, and there is no runuser to run it as postgres"
+    return None
+
+
+@dataclass(frozen=True)
+class PrivatePostgres:
+    """A PostgreSQL instance of one test's own, on a port of its own: one the test may
+    restart (the machine's shared server must never be)."""
+
+    uri: str
+    """The ``postgres`` database, trust auth, over TCP on 127.0.0.1."""
+    data: Path
+    log: Path
+    as_owner: tuple[str, ...]
+
+    def pg_ctl(self, *args: str) -> None:
+        initdb = POSTGRES_BIN[-1] if POSTGRES_BIN else Path(str(shutil.which("initdb")))
+        command = [*self.as_owner, str(initdb.with_name("pg_ctl")), "-D", str(self.data), *args]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop (``-m fast``: every connection is closed), stay down ``down_s`` seconds,
+        start again; returns once the server answers."""
+        self.pg_ctl("-m", "fast", "-w", "stop")
+        time.sleep(down_s)
+        self.start()
+
+    def start(self) -> None:
+        # -l: the server's output goes to a file, not to the pipes pg_ctl was given
+        self.pg_ctl("-l", str(self.log), "-w", "start")
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """``initdb`` and ``pg_ctl start`` in a temporary directory on a free port (as the
+    ``postgres`` user when this is root, which PostgreSQL refuses to run as); stopped and
+    removed afterwards. Check :func:`private_postgres_absent` first."""
+    import tempfile
+
+    initdb = POSTGRES_BIN[-1] if POSTGRES_BIN else Path(str(shutil.which("initdb")))
+    root = Path(tempfile.mkdtemp(prefix="loanrisk-pg-"))
+    as_owner: tuple[str, ...] = ()
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        as_owner = ("runuser", "-u", "postgres", "--")
+    data = root / "data"
+    port = free_port()
+    subprocess.run(
+        [*as_owner, str(initdb), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    with (data / "postgresql.conf").open("a") as conf:  # what every start uses
+        conf.write(
+            f"port = {port}\nunix_socket_directories = '{root}'\n"
+            "listen_addresses = '127.0.0.1'\nfsync = off\n"
+        )
+    uri = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    instance = PrivatePostgres(uri, data, root / "postgres.log", as_owner)
+    try:
+        instance.start()
+        yield instance
+    finally:
+        with suppress(subprocess.CalledProcessError):  # not running
+            instance.pg_ctl("-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @contextmanager

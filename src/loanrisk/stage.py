@@ -6,9 +6,11 @@ anything may import it.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -59,6 +61,22 @@ def one_line(exc: BaseException) -> str:
 FILE_MODE = 0o644
 
 
+TEMPORARY = ".tmp"
+"""The suffix of what :func:`atomic_path` and :func:`atomic_directory` write before the
+rename: ``.<name>.<random>.tmp`` beside the output."""
+
+
+def remove_leftovers(path: Path) -> None:
+    """Delete what a killed writer of ``path`` left beside it (its temporary file or
+    directory): the next write of the same output cleans up after the one that died."""
+    random = "?" * 8  # tempfile's random part: the pattern matches no other output's
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.{random}{TEMPORARY}"):
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` and rename it over ``path`` once writing succeeded.
@@ -69,7 +87,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_leftovers(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -78,6 +97,33 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+DIRECTORY_MODE = 0o755
+
+
+@contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Yield an empty directory beside ``path``; once the block succeeded, it replaces ``path``.
+
+    A stage killed half-way (SIGKILL, out of memory) leaves ``path`` as it was, or, killed
+    between the two renames of the swap, absent: never a directory half written, which a
+    later stage would read as a model. The directory is 0755, as ``mkdir`` would make it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(path)
+    scratch = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY))
+    try:
+        staged = scratch / "new"
+        staged.mkdir()
+        os.chmod(staged, DIRECTORY_MODE)
+        yield staged
+        if path.exists():
+            os.replace(path, scratch / "old")
+        os.replace(staged, path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_json(path: str | Path, payload: Any) -> None:

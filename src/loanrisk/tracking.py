@@ -7,9 +7,12 @@ stages that track, so tests and notebooks choose their own store.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import socket
 import subprocess
+import sys
 from contextlib import ContextDecorator
 from importlib.metadata import version
 from pathlib import Path
@@ -19,11 +22,12 @@ import mlflow
 import pandas as pd
 import skops.io
 import yaml
+from mlflow import ActiveRun
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from loanrisk.errors import BundleError, StoreError
-from loanrisk.stage import file_digest
+from loanrisk.stage import DEBUG, file_digest
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 ARTIFACT_ROOT = "mlartifacts"
@@ -86,8 +90,37 @@ class store_errors(ContextDecorator):  # noqa: N801 - used as a decorator and a 
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
         if isinstance(exc, MlflowException):
-            text = " ".join(str(exc).split())
-            raise StoreError(f"MLflow store {tracking_uri()}: {text}") from exc
+            raise StoreError(f"MLflow store {tracking_uri()}: {store_message(exc)}") from exc
+
+
+SQL_NOISE = (
+    re.compile(r"\(raised as a result of Query-invoked autoflush;[^)]*\)"),
+    re.compile(r"\[SQL: .*", re.DOTALL),  # the statement, its parameters, a link: not news
+)
+
+
+def store_message(exc: BaseException) -> str:
+    """An MLflow error's message on one line, without the SQL statement and parameters that
+    SQLAlchemy appends (``(sqlite3.OperationalError) attempt to write a readonly database``,
+    not the INSERT and every value it would have written)."""
+    text = str(exc)
+    for noise in SQL_NOISE:
+        text = noise.sub("", text)
+    return " ".join(text.split())
+
+
+class _NoDuplicateTraceback(logging.Filter):
+    """Drops the traceback MLflow's SQL store logs before raising the very same error (88
+    lines before the one-line error a stage prints); ``LOANRISK_DEBUG=1`` keeps it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is None or os.environ.get(DEBUG, "") not in ("", "0")
+
+
+def quiet_store_logs() -> None:
+    logger = logging.getLogger("mlflow.store.db.utils")
+    if not any(isinstance(f, _NoDuplicateTraceback) for f in logger.filters):
+        logger.addFilter(_NoDuplicateTraceback())
 
 
 FAIL_FAST = {
@@ -117,6 +150,7 @@ def configure(experiment: str) -> str:
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     fail_fast()
+    quiet_store_logs()
     mlflow.set_tracking_uri(tracking_uri())
     existing = mlflow.get_experiment_by_name(experiment)
     if existing is not None:
@@ -127,7 +161,86 @@ def configure(experiment: str) -> str:
             artifacts = Path(ARTIFACT_ROOT).resolve().as_uri()
         experiment_id = str(mlflow.create_experiment(experiment, artifact_location=artifacts))
     mlflow.set_experiment(experiment_id=experiment_id)
+    close_stale_runs(experiment_id)
     return experiment_id
+
+
+HOST, PID, STAGE = "loanrisk.host", "loanrisk.pid", "loanrisk.stage"
+PID_START = "loanrisk.pid_start"
+"""The tags that say which process a run belongs to: its host, its pid, when that process
+started (so a pid used again by another process is told apart) and the stage."""
+
+
+def _process_start(pid: int) -> str:
+    """When process ``pid`` started, in clock ticks since boot (Linux's /proc); "" where
+    that cannot be read (another system, or no such process)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]  # field 22; the name, in (), may hold spaces
+
+
+def owner_tags() -> dict[str, str]:
+    """The tags every run this process starts or resumes carries (see :func:`start_run`)."""
+    return {
+        HOST: socket.gethostname(),
+        PID: str(os.getpid()),
+        PID_START: _process_start(os.getpid()),
+        STAGE: Path(sys.argv[0]).stem,
+    }
+
+
+def start_run(**kwargs: Any) -> ActiveRun:
+    """``mlflow.start_run`` (a new run, or ``run_id=`` to resume one), tagged with this
+    process: a later stage on this host can then tell a run whose process was killed from a
+    run still going (:func:`close_stale_runs`)."""
+    with store_errors():
+        return mlflow.start_run(**kwargs, tags=owner_tags())
+
+
+def _alive(tags: dict[str, str]) -> bool:
+    """Whether the process that started or resumed a run (on this host) still runs."""
+    try:
+        pid = int(tags[PID])
+        os.kill(pid, 0)
+    except (KeyError, ValueError):
+        return True  # not one of ours: not ours to close
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's process, alive
+    started = tags.get(PID_START, "")
+    return not started or _process_start(pid) in ("", started)
+
+
+def close_stale_runs(experiment_id: str) -> list[str]:
+    """Mark KILLED the runs of this experiment left RUNNING by a process of this host that is
+    gone (a stage killed with SIGKILL, or out of memory, cannot end its own run); their ids.
+
+    Runs of other hosts sharing a tracking server are left alone: their processes cannot be
+    seen from here. What the killed run had logged stays, and the re-run logs a new run (or,
+    for a stage that resumes the run, ends it again).
+    """
+    host = socket.gethostname()
+    found = mlflow.search_runs(
+        experiment_ids=[experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{HOST}` = '{host}'",
+        output_format="list",
+    )
+    client = mlflow.MlflowClient()
+    closed = []
+    for run in found:
+        tags = run.data.tags
+        if _alive(tags):
+            continue
+        client.set_terminated(run.info.run_id, status="KILLED")
+        closed.append(run.info.run_id)
+        print(
+            f"{Path(sys.argv[0]).stem}: run {run.info.run_id} ({run.info.run_name}) of "
+            f"{tags.get(STAGE, 'a stage')}, process {tags[PID]} which is gone, marked KILLED"
+        )
+    return closed
 
 
 def load_model(model_dir: str | Path) -> Any:
@@ -156,14 +269,20 @@ def find_run(model: str, fingerprint: str) -> str:
 
     Runs are found by the model's fingerprint, not by a file of run ids: run ids belong to
     one store and must stay out of DVC's outputs, or `dvc repro` on a fresh clone would
-    change them.
+    change them. Only a run that finished logging the model counts (its ``model_uri`` tag is
+    set last): a train stage killed half-way leaves a newer run with the same fingerprint and
+    no model.
     """
-    found = mlflow.search_runs(
-        filter_string=f"tags.model = '{model}' and tags.fingerprint = '{fingerprint}'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-        output_format="list",
-    )
+    found = [
+        run
+        for run in mlflow.search_runs(
+            filter_string=f"tags.model = '{model}' and tags.fingerprint = '{fingerprint}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=100,
+            output_format="list",
+        )
+        if run.data.tags.get("model_uri")
+    ]
     if not found:
         raise StoreError(
             f"MLflow store {tracking_uri()}: no run holds the {model} model in models/{model} "

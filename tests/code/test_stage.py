@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,6 +103,66 @@ def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
         raise RuntimeError("killed")
     assert stage.read_json(target) == {"rows": 1}
     assert list(tmp_path.iterdir()) == [target]
+
+
+HALF_A_WRITE = """
+import sys, time
+from pathlib import Path
+from loanrisk import stage
+
+target, kind = Path(sys.argv[1]), sys.argv[2]
+if kind == "file":
+    with stage.atomic_path(target) as tmp, tmp.open("w") as out:
+        out.write("half a rep")
+        out.flush()
+        print("half", flush=True)
+        time.sleep(60)
+else:
+    with stage.atomic_directory(target) as new:
+        (new / "MLmodel").write_text("half a model")
+        print("half", flush=True)
+        time.sleep(60)
+"""
+
+
+def _write_whole(target: Path, kind: str) -> None:
+    if kind == "file":
+        stage.write_text(target, "the whole report\n")
+    else:
+        with stage.atomic_directory(target) as new:
+            (new / "MLmodel").write_text("the whole model\n")
+            (new / "model.skops").write_text("its weights\n")
+
+
+def _contents(target: Path) -> dict[str, str]:
+    if target.is_file():
+        return {".": target.read_text()}
+    return {p.name: p.read_text() for p in sorted(target.iterdir())}
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+def test_a_writer_killed_half_way_leaves_the_old_output_and_the_next_one_cleans_up(
+    tmp_path: Path, kind: str
+) -> None:
+    target = tmp_path / ("report.json" if kind == "file" else "candidate")
+    _write_whole(target, kind)
+    whole = _contents(target)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", HALF_A_WRITE, str(target), kind],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None and writer.stdout.readline() == "half\n"
+    os.kill(writer.pid, signal.SIGKILL)  # what the out-of-memory killer does
+    assert writer.wait(timeout=30) == -signal.SIGKILL
+    assert _contents(target) == whole
+    (leftover,) = set(tmp_path.iterdir()) - {target}
+    assert leftover.name.startswith(f".{target.name}.") and leftover.name.endswith(".tmp")
+    _write_whole(target, kind)  # the re-run
+    assert sorted(tmp_path.iterdir()) == [target]
+    assert _contents(target) == whole
+    if kind == "directory":
+        assert target.stat().st_mode & 0o777 == 0o755
 
 
 def test_rounded_reports_hide_the_last_bits_that_memory_alignment_changes() -> None:

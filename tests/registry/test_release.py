@@ -172,3 +172,29 @@ def test_a_candidate_the_store_never_saw_is_refused_with_what_to_do(
     with pytest.raises(StoreError, match=r"no run holds the candidate.*dvc repro -f train"):
         release(project(params, **EASY), unknown, splits["test"])
     assert registry.versions(NAME) == []
+
+
+def test_a_read_only_store_refuses_the_release_in_one_line_and_changes_nothing(
+    store: Path,
+    splits: dict[str, pd.DataFrame],
+    params: Params,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    release(project(params, **EASY), candidate(splits, params, 1.0), splits["test"])
+    challenger = candidate(splits, params, 0.3)
+    bundle = {p: p.read_bytes() for p in (store / paths.CHAMPION).rglob("*") if p.is_file()}
+    capfd.readouterr()
+    read_only = f"sqlite:///file:{store / 'mlflow.db'}?mode=ro&uri=true"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", read_only)
+    with pytest.raises(StoreError) as raised:
+        release(project(params, **EASY), challenger, splits["test"])
+    assert str(raised.value).endswith("attempt to write a readonly database")
+    assert "\n" not in str(raised.value) and "INSERT" not in str(raised.value)
+    assert "Traceback" not in capfd.readouterr().err
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    tracking.configure(project(params).experiment)
+    assert [str(v.version) for v in registry.versions(NAME)] == ["1"]  # nothing half-made
+    champion = registry.version_by_alias(NAME, registry.CHAMPION)
+    assert champion is not None and str(champion.version) == "1"
+    assert {p: p.read_bytes() for p in bundle} == bundle

@@ -44,6 +44,10 @@ def ingest(params: Params, dataset: Declaration) -> pd.DataFrame:
 
         return generate(generator_spec(params, dataset))
     frame = read_table(source, dataset.timestamp.column if dataset.timestamp else None)
+    if frame.empty:
+        raise DataSourceError(
+            f"{source}: no rows (its header and nothing else); check the export that wrote it"
+        )
     ensure_declared_columns(frame, dataset, source)
     return frame
 

@@ -272,14 +272,26 @@ def summary_markdown(report: dict[str, Any]) -> str:
 
 
 def write_outputs(
-    result: ValidationResult, valid: Path, quarantine: Path, report: Path, summary: Path
+    result: ValidationResult,
+    valid: Path,
+    quarantine: Path,
+    report: Path,
+    summary: Path,
+    *,
+    accepted: bool = True,
 ) -> dict[str, Any]:
     """Write the four outputs of a validation (the stage and the CLI alike); return the report.
 
-    The one place that touches files here: everything above is pure.
+    A batch that is not ``accepted`` (:func:`ensure_acceptable` refused it) gets its report
+    and its quarantine, which say why, and no validated rows: ``valid`` is removed, so that
+    nothing downstream can read a refused batch, or an older one, as good. The one place that
+    touches files here: everything above is pure.
     """
     payload = result.report()
-    stage.write_parquet(valid, result.valid)
+    if accepted:
+        stage.write_parquet(valid, result.valid)
+    else:
+        valid.unlink(missing_ok=True)
     stage.write_parquet(quarantine, stage.parquet_safe(result.quarantine))
     stage.write_json(report, payload)
     stage.write_text(summary, summary_markdown(payload))

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -39,7 +38,7 @@ from typing import Any
 import mlflow
 import yaml
 
-from loanrisk.stage import file_digest
+from loanrisk.stage import atomic_directory, file_digest
 
 MLMODEL = "MLmodel"
 SCHEMA = "schema.json"
@@ -63,8 +62,9 @@ def save_canonical(
     """Save ``estimator`` as an MLflow model directory at ``path`` in canonical form.
 
     ``serialisation`` is passed to :func:`mlflow.sklearn.save_model` as it is (this project
-    passes :func:`loanrisk.tracking.serialisation`); it must ask for the skops format. An
-    existing directory at ``path`` is removed first. Saving the same fitted model twice, or
+    passes :func:`loanrisk.tracking.serialisation`); it must ask for the skops format. The
+    directory is written beside ``path`` and then replaces it (``stage.atomic_directory``):
+    a save killed half-way leaves no half-written model. Saving the same fitted model twice, or
     two deterministic refits of it, gives byte-identical directories, so ``dvc repro`` leaves
     ``dvc.lock`` and ``git status`` clean when nothing about the model changed.
 
@@ -73,14 +73,12 @@ def save_canonical(
 
     Returns the directory's :func:`fingerprint`.
     """
-    target = Path(path)
-    if target.exists():
-        shutil.rmtree(target)
-    mlflow.sklearn.save_model(estimator, str(target), **serialisation)
-    _canonicalise(target)
-    for name, text in (extra_files or {}).items():
-        (target / name).write_text(text)
-    return fingerprint(target)
+    with atomic_directory(path) as target:
+        mlflow.sklearn.save_model(estimator, str(target), **serialisation)
+        _canonicalise(target)
+        for name, text in (extra_files or {}).items():
+            (target / name).write_text(text)
+        return fingerprint(target)
 
 
 def fingerprint(path: str | Path) -> str:

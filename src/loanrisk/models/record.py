@@ -41,7 +41,7 @@ def save_and_log(
     reference profile) beside it, and track the same as one MLflow run; the fingerprint."""
     serialisation: dict[str, Any] = tracking.serialisation(model.estimator, example)
     fingerprint = save_canonical(model.estimator, Path(directory), files, **serialisation)
-    with mlflow.start_run(run_name=model.name):
+    with tracking.start_run(run_name=model.name):
         mlflow.set_tags(
             {
                 "model": model.name,

@@ -14,9 +14,6 @@ signature kept elsewhere.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +24,7 @@ from mlflow.entities.model_registry import ModelVersion
 from loanrisk import paths
 from loanrisk.errors import BundleError
 from loanrisk.registry.registry import tag_json
-from loanrisk.stage import file_digest
+from loanrisk.stage import atomic_directory, file_digest
 from loanrisk.tracking import load_model, store_errors
 
 MODEL_DIR = "model"
@@ -73,11 +70,7 @@ def export_bundle(
     With ``model_uri`` None (no champion yet) the bundle holds only a provenance record that
     says so, and :func:`load_bundle` refuses it.
     """
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}."))
-    staging.chmod(0o755)
-    try:
+    with atomic_directory(destination) as staging:
         if model_uri is not None:
             mlflow.artifacts.download_artifacts(
                 artifact_uri=model_uri, dst_path=str(staging / MODEL_DIR)
@@ -90,14 +83,6 @@ def export_bundle(
                     stamp_version(staging / CARDS, provenance.get("version"))
         record = {**provenance, "files_sha256": _manifest(staging)}
         (staging / PROVENANCE).write_text(json.dumps(record, indent=2, default=str) + "\n")
-        old = destination.with_name(f".{destination.name}.old")
-        shutil.rmtree(old, ignore_errors=True)  # left behind by an interrupted export
-        if destination.exists():
-            os.replace(destination, old)
-        os.replace(staging, destination)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def download_profile(run_id: str, directory: str | Path) -> Path | None:
