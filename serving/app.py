@@ -28,6 +28,7 @@ from serving.routes.common import JSON, install_error_handlers
 from serving.routes.responses import add_edge_responses
 from serving.service import LOG, Service
 from serving.settings import Settings, load_settings
+from serving.throttle import Throttle
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=f"Serves the champion for the dataset {service.dataset.name!r}.",
     )
     app.state.service = service
+    app.state.throttle = Throttle()
     schema = service.door.application.model_json_schema()
     # The scoring routes first: FastAPI tries the routers in order, for every request.
     for router in (

@@ -74,6 +74,11 @@ PROBES = Counter(
     "Boundary probes seen: one client walking one feature across the decision threshold.",
     ["feature"],
 )
+REFUSED_TOKENS = Counter(
+    "loanrisk_refused_tokens_total",
+    "Bearer tokens refused on the admin and feedback routes (missing, wrong or throttled).",
+    ["route"],
+)
 CAPTURED = Counter("loanrisk_capture_written_total", "Prediction records written to disk.")
 MODEL_INFO = Gauge(
     "loanrisk_model_info",

@@ -4,6 +4,7 @@ token check, and the error handlers that turn a :class:`ProblemError` into a res
 from __future__ import annotations
 
 import hmac
+import math
 from typing import Annotated, Any
 
 import orjson
@@ -16,6 +17,7 @@ from loanrisk.errors import LoanriskError
 from loanrisk.stage import one_line
 from serving.errors import ProblemError
 from serving.service import Service
+from serving.throttle import Throttle
 
 
 class JSON(JSONResponse):
@@ -104,9 +106,19 @@ async def authorise_feedback(request: Request, service: ServiceDep, _: FeedbackB
 
 def _bearer(request: Request, token: str) -> None:
     """401 unless ``Authorization: Bearer <token>``; the comparison takes the same time
-    whatever the guess."""
+    whatever the guess, and a client that keeps guessing waits (429, `serving.throttle`)."""
     given = request.headers.get("authorization", "")
+    if not given:  # no guess: nothing to throttle
+        raise ProblemError(401, "a valid bearer token is required")
+    throttle: Throttle = request.app.state.throttle
+    client = client_of(request)
+    wait = throttle.wait(client)
+    if wait:
+        raise ProblemError(
+            429, "too many refused tokens from this client", f"retry in {math.ceil(wait)} s"
+        )
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        throttle.refuse(client, request.url.path)
         raise ProblemError(401, "a valid bearer token is required")
 
 

@@ -60,3 +60,25 @@ def test_the_service_follows_the_registry_and_never_writes_to_it(
         assert registry_state() == before
     finally:
         client.delete_registered_model_alias(NAME, "followed")
+
+
+def test_a_client_that_keeps_guessing_the_token_waits(store: Store, tmp_path: Path) -> None:
+    """Ten refused tokens in a minute, then every token from that client is a 429 (the right
+    one too, or a guesser would learn when it is right) until the window ends; another
+    client is not held up."""
+    with TestClient(create_app(settings(store, tmp_path))) as client:
+        clock = [1000.0]
+        client.app.state.throttle.clock = lambda: clock[0]  # type: ignore[attr-defined]
+        guess = {"authorization": "Bearer not-the-token-at-all"}
+        right = {"authorization": f"Bearer {TOKEN}"}
+        statuses = [client.post("/admin/reload", headers=guess).status_code for _ in range(10)]
+        assert statuses == [401] * 10
+        held = client.post("/admin/reload", headers=right)
+        assert held.status_code == 429 and held.json()["detail"] == "retry in 60 s"
+        assert "Retry-After" in held.headers and TOKEN not in held.text
+        other = client.post("/admin/reload", headers={**right, "x-client-id": "another"})
+        assert other.status_code == 200
+        clock[0] += 61
+        assert client.post("/admin/reload", headers=right).status_code == 200
+        metrics = client.get("/metrics").text
+    assert 'loanrisk_refused_tokens_total{route="/admin/reload"}' in metrics
