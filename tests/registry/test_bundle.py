@@ -24,7 +24,8 @@ def test_a_card_without_front_matter_or_a_version_is_left_alone(tmp_path: Path) 
     (tmp_path / "plain.md").write_text("# Model card\n")
     (tmp_path / "model.md").write_text(CARD)
     stamp_version(tmp_path, None)
-    stamp_version(tmp_path / "missing", 3)
+    stamp_version(tmp_path / "missing", 3)  # a bundle without a card: nothing made
+    assert not (tmp_path / "missing").exists()
     assert (tmp_path / "model.md").read_text() == CARD
     stamp_version(tmp_path, 3)
     assert (tmp_path / "plain.md").read_text() == "# Model card\n"
